@@ -1,0 +1,4 @@
+resource "tumblebug_namespace" "team_a" {
+  name        = "team-a"
+  description = "Everything team A runs"
+}

@@ -1,0 +1,57 @@
+//! The provider binary as an admin tool, for when a person (or a test) runs it with arguments.
+//!
+//! `terraform-provider-tumblebug inventory [--store PATH]` prints, as JSON, everything the store
+//! holds: the way to check that a destroy left nothing behind. `docs REPO_ROOT` regenerates the
+//! registry pages under `docs/` from the schemas (see [`crate::docs`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::provider::DEFAULT_STORE;
+use crate::store::Store;
+
+const USAGE: &str = "usage: terraform-provider-tumblebug inventory [--store PATH]\n\
+       terraform-provider-tumblebug docs REPO_ROOT\n\
+       terraform-provider-tumblebug --version\n\
+Without arguments the binary serves Terraform's plugin protocol; Terraform starts it itself.";
+
+/// Runs the command line given in `args` (without the program name).
+pub fn run(args: &[String]) -> ExitCode {
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["--version"] => {
+            println!("terraform-provider-tumblebug {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        ["docs", repo] => match crate::docs::write(std::path::Path::new(repo)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("cannot write the docs: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
+        ["inventory"] => inventory(PathBuf::from(DEFAULT_STORE)),
+        ["inventory", "--store", path] => inventory(PathBuf::from(path)),
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn inventory(path: PathBuf) -> ExitCode {
+    if !path.is_file() {
+        eprintln!("no store at {}", path.display());
+        return ExitCode::FAILURE;
+    }
+    let result = Store::open(&path).and_then(|store| store.inventory());
+    match result.and_then(|inv| Ok(serde_json::to_string_pretty(&inv)?)) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("cannot read the store {}: {err:#}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}

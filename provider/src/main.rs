@@ -1,0 +1,79 @@
+//! `terraform-provider-tumblebug`: the Terraform provider binary.
+//!
+//! Started by Terraform (no arguments, plugin handshake on stdout), it serves plugin protocol 6.
+//! Started by a person with arguments, it is a small admin tool over the provider's store (see
+//! [`cli`]).
+
+mod cli;
+mod diag;
+mod docs;
+mod names;
+mod provider;
+mod resources;
+mod schema;
+mod store;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // tf-provider attaches a captured backtrace to every diagnostic when backtraces are enabled.
+    // Users must never see Rust frames in a Terraform error, so library backtraces are switched off
+    // here, before any thread exists; panics still honour RUST_BACKTRACE.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
+
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.is_empty() {
+        return cli::run(&args);
+    }
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(tf_provider::serve("tumblebug", provider::TumblebugProvider::default())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("provider stopped: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr, which Terraform captures and shows when `TF_LOG` (or `TF_LOG_PROVIDER`) is
+/// set. Our own events follow that level; other crates (gRPC plumbing) only report warnings.
+fn init_logging() {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+
+    // tf-provider installs its own subscriber when PLUGIN_LOG_FILE is set; a second global
+    // subscriber would make it panic, so leave the field to it.
+    if std::env::var_os("PLUGIN_LOG_FILE").is_some() {
+        return;
+    }
+    let level = std::env::var("TF_LOG_PROVIDER")
+        .or_else(|_| std::env::var("TF_LOG"))
+        .map(|value| match value.to_ascii_uppercase().as_str() {
+            "TRACE" | "JSON" => LevelFilter::TRACE,
+            "DEBUG" => LevelFilter::DEBUG,
+            "INFO" => LevelFilter::INFO,
+            "ERROR" => LevelFilter::ERROR,
+            "OFF" => LevelFilter::OFF,
+            _ => LevelFilter::WARN,
+        })
+        .unwrap_or(LevelFilter::WARN);
+    let filter = Targets::new()
+        .with_default(LevelFilter::WARN.min(level))
+        .with_target(env!("CARGO_CRATE_NAME"), level);
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .without_time(),
+        )
+        .with(filter)
+        .init();
+}
