@@ -1,7 +1,8 @@
 //! The provider binary as an admin tool, for when a person (or a test) runs it with arguments.
 //!
 //! `terraform-provider-tumblebug inventory [--store PATH]` prints, as JSON, everything the store
-//! holds: the way to check that a destroy left nothing behind. `docs REPO_ROOT` regenerates the
+//! holds, and what the embedded simulator's clouds hold: the way to check that a destroy left
+//! nothing behind. `docs REPO_ROOT` regenerates the
 //! registry pages under `docs/` from the schemas (see [`crate::docs`]).
 
 use std::path::PathBuf;
@@ -17,7 +18,12 @@ Without arguments the binary serves Terraform's plugin protocol; Terraform start
 
 /// Runs the command line given in `args` (without the program name).
 pub fn run(args: &[String]) -> ExitCode {
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["--version"] => {
             println!("terraform-provider-tumblebug {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -43,8 +49,7 @@ fn inventory(path: PathBuf) -> ExitCode {
         eprintln!("no store at {}", path.display());
         return ExitCode::FAILURE;
     }
-    let result = Store::open(&path).and_then(|store| store.inventory());
-    match result.and_then(|inv| Ok(serde_json::to_string_pretty(&inv)?)) {
+    match inventory_json(&path) {
         Ok(json) => {
             println!("{json}");
             ExitCode::SUCCESS
@@ -54,4 +59,16 @@ fn inventory(path: PathBuf) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The store's inventory plus, under `cloud`, what the embedded simulator's clouds hold: the two
+/// views that must both be empty after a destroy.
+fn inventory_json(path: &std::path::Path) -> anyhow::Result<String> {
+    let store = Store::open(path)?.inventory()?;
+    let cloud = clouds::sim::SimCloud::open(path, clouds::sim::SimConfig::default())
+        .and_then(|sim| sim.inventory())
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    let mut json = serde_json::to_value(store)?;
+    json["cloud"] = serde_json::to_value(cloud)?;
+    Ok(serde_json::to_string_pretty(&json)?)
 }

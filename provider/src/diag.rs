@@ -20,7 +20,12 @@ pub fn invalid_attribute(
 }
 
 /// An operation that failed: what failed, what the user can do, and the underlying cause.
-pub fn failed(diags: &mut Diagnostics, summary: impl Display, remedy: impl Display, cause: impl Display) {
+pub fn failed(
+    diags: &mut Diagnostics,
+    summary: impl Display,
+    remedy: impl Display,
+    cause: impl Display,
+) {
     diags.root_error(summary.to_string(), format!("{remedy}\n\nCause: {cause}"));
 }
 

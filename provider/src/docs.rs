@@ -21,9 +21,21 @@ pub fn pages(repo: &Path) -> anyhow::Result<BTreeMap<String, String>> {
 
     let schema = provider.schema(&mut diags).expect("provider schema");
     let mut index = front_matter("tumblebug Provider", &schema.block.description.content);
-    writeln!(index, "# tumblebug Provider\n\n{}\n", schema.block.description.content)?;
-    writeln!(index, "## Example Usage\n\n{}", example(repo, "examples/provider/provider.tf")?)?;
-    writeln!(index, "## Quickstart\n\n{}", example(repo, "examples/quickstart/main.tf")?)?;
+    writeln!(
+        index,
+        "# tumblebug Provider\n\n{}\n",
+        schema.block.description.content
+    )?;
+    writeln!(
+        index,
+        "## Example Usage\n\n{}",
+        example(repo, "examples/provider/provider.tf")?
+    )?;
+    writeln!(
+        index,
+        "## Quickstart\n\n{}",
+        example(repo, "examples/quickstart/main.tf")?
+    )?;
     index.push_str("## Schema\n\n");
     render_block(&mut index, &schema.block, None);
     pages.insert("docs/index.md".to_owned(), index);
@@ -36,7 +48,11 @@ pub fn pages(repo: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         let mut page = front_matter(&format!("{full} Resource - tumblebug"), description);
         writeln!(page, "# {full} (Resource)\n\n{description}\n")?;
         let dir = format!("examples/resources/{full}");
-        writeln!(page, "## Example Usage\n\n{}", example(repo, &format!("{dir}/resource.tf"))?)?;
+        writeln!(
+            page,
+            "## Example Usage\n\n{}",
+            example(repo, &format!("{dir}/resource.tf"))?
+        )?;
         page.push_str("## Schema\n\n");
         render_block(&mut page, &schema.block, None);
         let import = repo.join(&dir).join("import.sh");
@@ -60,7 +76,11 @@ pub fn write(repo: &Path) -> anyhow::Result<()> {
 }
 
 fn front_matter(title: &str, description: &str) -> String {
-    let first_sentence = description.split(". ").next().unwrap_or(description).trim_end_matches('.');
+    let first_sentence = description
+        .split(". ")
+        .next()
+        .unwrap_or(description)
+        .trim_end_matches('.');
     format!("---\npage_title: \"{title}\"\ndescription: |-\n  {first_sentence}.\n---\n\n")
 }
 
@@ -73,7 +93,11 @@ fn example(repo: &Path, relative: &str) -> anyhow::Result<String> {
 /// Renders a block's attributes grouped as Required / Optional / Read-Only, then its nested blocks.
 fn render_block(out: &mut String, block: &Block, path: Option<&str>) {
     if let Some(path) = path {
-        let _ = writeln!(out, "<a id=\"nestedblock--{}\"></a>\n### Nested Schema for `{path}`\n", path.replace('.', "--"));
+        let _ = writeln!(
+            out,
+            "<a id=\"nestedblock--{}\"></a>\n### Nested Schema for `{path}`\n",
+            path.replace('.', "--")
+        );
     }
     let sorted: BTreeMap<&String, &Attribute> = block.attributes.iter().collect();
     let blocks: BTreeMap<&String, &NestedBlock> = block.blocks.iter().collect();
@@ -178,10 +202,16 @@ mod tests {
     #[test]
     fn every_attribute_has_a_real_description() {
         fn check(block: &Block, at: &str) {
-            assert!(block.description.content.len() > 10, "{at}: block description");
+            assert!(
+                block.description.content.len() > 10,
+                "{at}: block description"
+            );
             for (name, attr) in &block.attributes {
                 let text = &attr.description.content;
-                assert!(text != "empty" && text.len() > 10, "{at}.{name}: description {text:?}");
+                assert!(
+                    text != "empty" && text.len() > 10,
+                    "{at}.{name}: description {text:?}"
+                );
             }
             for (name, nested) in &block.blocks {
                 check(nested_inner(nested), &format!("{at}.{name}"));

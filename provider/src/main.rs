@@ -7,11 +7,15 @@
 mod cli;
 mod diag;
 mod docs;
+mod drivers;
+mod keys;
+mod mcis;
 mod names;
 mod provider;
 mod resources;
 mod schema;
 mod store;
+mod timeouts;
 
 use std::process::ExitCode;
 
@@ -26,14 +30,20 @@ fn main() -> ExitCode {
         return cli::run(&args);
     }
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("cannot start the async runtime: {err}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(tf_provider::serve("tumblebug", provider::TumblebugProvider::default())) {
+    match runtime.block_on(tf_provider::serve(
+        "tumblebug",
+        provider::TumblebugProvider::default(),
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("provider stopped: {err:#}");

@@ -4,7 +4,8 @@
 pub const MAX_NAME_LEN: usize = 63;
 
 /// What a valid name looks like, for diagnostics.
-pub const NAME_RULE: &str = "A valid name is 1 to 63 characters of lower-case letters (a-z), digits \
+pub const NAME_RULE: &str =
+    "A valid name is 1 to 63 characters of lower-case letters (a-z), digits \
 (0-9) and hyphens (-), and does not start with a hyphen, for example \"team-a\" or \"prod-01\".";
 
 /// Checks a name and says precisely what is wrong with it.
@@ -14,7 +15,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
     let len = name.chars().count();
     if len > MAX_NAME_LEN {
-        return Err(format!("The name is {len} characters long, more than {MAX_NAME_LEN}."));
+        return Err(format!(
+            "The name is {len} characters long, more than {MAX_NAME_LEN}."
+        ));
     }
     let mut bad: Vec<char> = name
         .chars()
@@ -23,7 +26,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
     bad.dedup();
     if !bad.is_empty() {
         let shown: Vec<String> = bad.iter().map(|c| format!("{c:?}")).collect();
-        return Err(format!("\"{name}\" contains characters that are not allowed: {}.", shown.join(", ")));
+        return Err(format!(
+            "\"{name}\" contains characters that are not allowed: {}.",
+            shown.join(", ")
+        ));
     }
     if name.starts_with('-') {
         return Err(format!("\"{name}\" starts with a hyphen."));
@@ -40,7 +46,10 @@ mod tests {
         match (got, expect) {
             (Ok(()), Ok(())) => {}
             (Err(msg), Err(fragment)) => {
-                assert!(msg.contains(fragment), "{name:?}: {msg:?} lacks {fragment:?}")
+                assert!(
+                    msg.contains(fragment),
+                    "{name:?}: {msg:?} lacks {fragment:?}"
+                )
             }
             (got, expect) => panic!("{name:?}: got {got:?}, expected {expect:?}"),
         }

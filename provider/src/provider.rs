@@ -1,19 +1,25 @@
 //! The provider itself: its configuration block, and the list of resources and data sources.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tf_provider::schema::{Block, Description, Schema};
+use tf_provider::schema::{
+    Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema,
+};
 use tf_provider::value::{Value, ValueEmpty};
-use tf_provider::{map, Diagnostics, DynamicDataSource, DynamicResource, Provider};
+use tf_provider::{map, AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
 
 use crate::diag;
+use crate::drivers::{Drivers, DRIVER_KINDS};
+use crate::resources::mcis::McisResource;
 use crate::resources::namespace::NamespaceResource;
-use crate::schema::optional_string;
+use crate::schema::{optional_string, required_string};
 use crate::store::Store;
+use crate::timeouts::parse_duration;
 
 /// Where the store lives when the configuration does not say: beside the configuration (Terraform
 /// runs providers in the root module's directory), like `.terraform/` itself.
@@ -23,6 +29,10 @@ pub const DEFAULT_STORE: &str = ".tumblebug/store.db";
 pub struct Context {
     /// The durable store.
     pub store: Store,
+    /// The driver of each cloud.
+    pub drivers: Drivers,
+    /// Pause between status polls while waiting for the clouds.
+    pub poll_interval: Duration,
 }
 
 /// The provider's [`Context`], shared with every resource. Terraform asks for the resource list
@@ -49,6 +59,39 @@ pub struct ProviderConfig {
     pub store: Value<String>,
     /// Path of a user catalog.
     pub catalog: Value<String>,
+    /// Cloud name -> driver kind.
+    pub clouds: Value<BTreeMap<String, Value<String>>>,
+    /// Pause between status polls, e.g. `1s`.
+    pub poll_interval: Value<String>,
+    /// Settings of the embedded simulator.
+    #[serde(with = "tf_provider::value::serde_as_vec")]
+    pub simulator: Value<SimulatorBlock>,
+}
+
+/// The `simulator` block.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SimulatorBlock {
+    /// Cloud name -> seconds each transition takes.
+    pub durations: Value<BTreeMap<String, Value<f64>>>,
+    /// Injected faults.
+    pub fault: Value<Vec<FaultBlock>>,
+}
+
+/// One `fault` block.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct FaultBlock {
+    /// `create_failure`, `status_error` or `stuck`.
+    pub kind: Value<String>,
+    /// Cloud name.
+    pub provider: Value<String>,
+    /// Region; all regions when null.
+    pub region: Value<String>,
+    /// For `create_failure`: `capacity` or `quota`.
+    pub error: Value<String>,
+    /// For `stuck`: the phase that never ends.
+    pub phase: Value<String>,
+    /// The cloud's message; default: the cloud's own text for that error.
+    pub message: Value<String>,
 }
 
 /// `terraform-provider-tumblebug`.
@@ -80,6 +123,21 @@ impl Provider for TumblebugProvider {
                     "catalog" => optional_string(
                         "Path of a user catalog of cloud offers for the planner. Default: the \
                          catalog embedded in the provider."),
+                    "clouds" => Attribute {
+                        attr_type: AttributeType::Map(AttributeType::String.into()),
+                        description: Description::markdown(
+                            "Which driver serves each cloud, e.g. `{ aws = \"sim\" }`. Every cloud \
+                             not listed is served by `sim`, the embedded simulator, so the same HCL \
+                             runs in CI without credentials. Valid drivers: `sim`."),
+                        constraint: AttributeConstraint::Optional,
+                        ..Default::default()
+                    },
+                    "poll_interval" => optional_string(
+                        "Pause between status polls while waiting for the clouds, e.g. `1s` \
+                         (default) or `200ms`."),
+                },
+                blocks: map! {
+                    "simulator" => NestedBlock::Optional(simulator_block()),
                 },
                 ..Default::default()
             },
@@ -107,6 +165,37 @@ impl Provider for TumblebugProvider {
                 );
             }
         }
+        if let Value::Value(clouds) = &config.clouds {
+            for (cloud, driver) in clouds {
+                if let Value::Value(driver) = driver {
+                    if !DRIVER_KINDS.contains(&driver.as_str()) {
+                        diags.error(
+                            "Invalid value for \"clouds\"",
+                            format!(
+                                "\"{driver}\" is not a driver. Valid drivers: {}.",
+                                DRIVER_KINDS.join(", ")
+                            ),
+                            AttributePath::new("clouds").key(cloud.clone()),
+                        );
+                    }
+                }
+            }
+        }
+        if let Value::Value(text) = &config.poll_interval {
+            if let Err(problem) = parse_duration(text) {
+                diag::invalid_attribute(
+                    diags,
+                    "poll_interval",
+                    problem,
+                    "For example \"1s\" or \"200ms\".",
+                );
+            }
+        }
+        if let Value::Value(sim) = &config.simulator {
+            if let Err((path, problem)) = sim_config(sim) {
+                diags.error("Invalid simulator setting", problem, path);
+            }
+        }
         Some(())
     }
 
@@ -116,7 +205,12 @@ impl Provider for TumblebugProvider {
         _terraform_version: String,
         config: ProviderConfig,
     ) -> Option<()> {
-        let store_path = PathBuf::from(config.store.as_option().unwrap_or_else(|| DEFAULT_STORE.into()));
+        let store_path = PathBuf::from(
+            config
+                .store
+                .as_option()
+                .unwrap_or_else(|| DEFAULT_STORE.into()),
+        );
         let store = match Store::open(&store_path) {
             Ok(store) => store,
             Err(err) => {
@@ -146,19 +240,162 @@ impl Provider for TumblebugProvider {
                 return None;
             }
         }
+        let sim = match config
+            .simulator
+            .as_option()
+            .map(|block| sim_config(&block))
+            .transpose()
+        {
+            Ok(sim) => sim.unwrap_or_default(),
+            Err((path, problem)) => {
+                diags.error("Invalid simulator setting", problem, path);
+                return None;
+            }
+        };
+        let simulator = match clouds::sim::SimCloud::open(store.path(), sim) {
+            Ok(simulator) => Arc::new(simulator),
+            Err(err) => {
+                diag::failed(
+                    diags,
+                    "Cannot start the cloud simulator",
+                    "Check the `store` path.",
+                    err,
+                );
+                return None;
+            }
+        };
+        let mut drivers = Drivers::default();
+        // Every cloud is served by the simulator unless `clouds` says otherwise; `sim` is the only
+        // driver kind so far, so the map can only confirm the default.
+        let all: Vec<&str> = lifecycle::Cloud::ALL.iter().map(|c| c.as_str()).collect();
+        drivers.insert(&all, simulator);
+        let poll_interval = config
+            .poll_interval
+            .as_deref_option()
+            .and_then(|text| parse_duration(text).ok())
+            .unwrap_or(Duration::from_secs(1));
         tracing::info!(store = %store.path().display(), "provider configured");
         // Terraform configures a provider instance once; a second call keeps the first context.
-        let _ = self.shared.0.set(Context { store });
+        let _ = self.shared.0.set(Context {
+            store,
+            drivers,
+            poll_interval,
+        });
         Some(())
     }
 
-    fn get_resources(&self, _diags: &mut Diagnostics) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
+    fn get_resources(
+        &self,
+        _diags: &mut Diagnostics,
+    ) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
         Some(map! {
             "namespace" => NamespaceResource::new(self.shared.clone()),
+            "mcis" => McisResource::new(self.shared.clone()),
         })
     }
 
-    fn get_data_sources(&self, _diags: &mut Diagnostics) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
+    fn get_data_sources(
+        &self,
+        _diags: &mut Diagnostics,
+    ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
         Some(HashMap::new())
     }
+}
+
+fn simulator_block() -> Block {
+    let fault = Block {
+        version: 1,
+        description: Description::markdown(
+            "A fault to inject into the simulator, for testing failure handling.",
+        ),
+        attributes: map! {
+            "kind" => required_string("`create_failure` (VM creation is refused), `status_error` (the status API errors) or `stuck` (VMs entering `phase` never leave it)."),
+            "provider" => required_string("Cloud the fault applies to."),
+            "region" => optional_string("Region the fault applies to; all regions of the cloud when left out."),
+            "error" => optional_string("For `create_failure`: `capacity` (default) or `quota`."),
+            "phase" => optional_string("For `stuck`: `creating`, `suspending`, `resuming`, `rebooting` or `terminating`."),
+            "message" => optional_string("The error text; default: the cloud's own text for that error."),
+        },
+        ..Default::default()
+    };
+    Block {
+        version: 1,
+        description: Description::markdown(
+            "Settings of the embedded multi-cloud simulator (the `sim` driver).",
+        ),
+        attributes: map! {
+            "durations" => Attribute {
+                attr_type: AttributeType::Map(AttributeType::Number.into()),
+                description: Description::markdown("Seconds each transition (create, suspend, ...) takes, per cloud, e.g. `{ aws = 3, gcp = 0 }`. Default: 3 seconds."),
+                constraint: AttributeConstraint::Optional,
+                ..Default::default()
+            },
+        },
+        blocks: map! {
+            "fault" => NestedBlock::List(fault),
+        },
+        ..Default::default()
+    }
+}
+
+/// The simulator's configuration from the `simulator` block, or the attribute path and problem.
+fn sim_config(block: &SimulatorBlock) -> Result<clouds::sim::SimConfig, (AttributePath, String)> {
+    let mut json = serde_json::Map::new();
+    if let Value::Value(durations) = &block.durations {
+        let mut map = serde_json::Map::new();
+        for (cloud, seconds) in durations {
+            if let Value::Value(seconds) = seconds {
+                if *seconds < 0.0 || !seconds.is_finite() {
+                    let path = AttributePath::new("simulator")
+                        .index(0)
+                        .attribute("durations")
+                        .key(cloud.clone());
+                    return Err((
+                        path,
+                        format!("{seconds} is not a duration: give seconds, 0 or more."),
+                    ));
+                }
+                map.insert(cloud.clone(), serde_json::json!(seconds));
+            }
+        }
+        json.insert("durations".into(), map.into());
+    }
+    let mut faults = Vec::new();
+    for (i, fault) in block
+        .fault
+        .as_ref_option()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let path = |attr: &'static str| {
+            AttributePath::new("simulator")
+                .index(0)
+                .attribute("fault")
+                .index(i as i64)
+                .attribute(attr)
+        };
+        let text = |v: &Value<String>| v.as_deref_option().map(str::to_owned);
+        let kind = text(&fault.kind).unwrap_or_default();
+        let value = match kind.as_str() {
+            "create_failure" => {
+                if fault.region.is_null() {
+                    return Err((path("region"), "A create_failure fault needs the region it applies to.".into()));
+                }
+                serde_json::json!({ "type": "create_failure",
+                    "provider": text(&fault.provider), "region": text(&fault.region),
+                    "kind": text(&fault.error).unwrap_or_else(|| "capacity".into()), "message": text(&fault.message) })
+            }
+            "status_error" => serde_json::json!({ "type": "status_error",
+                "provider": text(&fault.provider), "region": text(&fault.region), "message": text(&fault.message) }),
+            "stuck" => serde_json::json!({ "type": "stuck",
+                "provider": text(&fault.provider), "region": text(&fault.region), "phase": text(&fault.phase) }),
+            other => return Err((path("kind"), format!("\"{other}\" is not a fault kind. Valid kinds: create_failure, status_error, stuck."))),
+        };
+        faults.push(value);
+    }
+    json.insert("faults".into(), faults.into());
+    serde_json::from_value(json.into())
+        .map_err(|err| (AttributePath::new("simulator"), format!("{err}")))
 }

@@ -4,7 +4,11 @@
 
 use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Description};
 
-fn attribute(attr_type: AttributeType, constraint: AttributeConstraint, description: &str) -> Attribute {
+fn attribute(
+    attr_type: AttributeType,
+    constraint: AttributeConstraint,
+    description: &str,
+) -> Attribute {
     Attribute {
         attr_type,
         description: Description::markdown(description),
@@ -16,15 +20,27 @@ fn attribute(attr_type: AttributeType, constraint: AttributeConstraint, descript
 
 /// A string the user must set.
 pub fn required_string(description: &str) -> Attribute {
-    attribute(AttributeType::String, AttributeConstraint::Required, description)
+    attribute(
+        AttributeType::String,
+        AttributeConstraint::Required,
+        description,
+    )
 }
 
 /// A string the user may set.
 pub fn optional_string(description: &str) -> Attribute {
-    attribute(AttributeType::String, AttributeConstraint::Optional, description)
+    attribute(
+        AttributeType::String,
+        AttributeConstraint::Optional,
+        description,
+    )
 }
 
 /// A string only the provider sets.
 pub fn computed_string(description: &str) -> Attribute {
-    attribute(AttributeType::String, AttributeConstraint::Computed, description)
+    attribute(
+        AttributeType::String,
+        AttributeConstraint::Computed,
+        description,
+    )
 }

@@ -37,7 +37,11 @@ pub fn provider_binary() -> PathBuf {
         "TUMBLEBUG_PROVIDER_BIN is not set: run the tests through scripts/test.sh, which builds the \
          provider and sets it",
     );
-    assert!(path.is_file(), "TUMBLEBUG_PROVIDER_BIN={} is not a file", path.display());
+    assert!(
+        path.is_file(),
+        "TUMBLEBUG_PROVIDER_BIN={} is not a file",
+        path.display()
+    );
     path
 }
 
@@ -80,7 +84,10 @@ impl Default for Workspace {
 impl Workspace {
     /// Creates the directory layout: `work/` (where terraform runs), `mirror/` and `terraformrc`.
     pub fn new() -> Workspace {
-        let root = tempfile::Builder::new().prefix("tumblebug-e2e-").tempdir().expect("temp dir");
+        let root = tempfile::Builder::new()
+            .prefix("tumblebug-e2e-")
+            .tempdir()
+            .expect("temp dir");
         let platform_dir = root
             .path()
             .join("mirror/registry.terraform.io/tumblebug/tumblebug")
@@ -113,7 +120,11 @@ impl Workspace {
 
     /// Writes `main.tf`: the `required_providers` block followed by `body`.
     pub fn write_config(&self, body: &str) {
-        std::fs::write(self.dir().join("main.tf"), format!("{TERRAFORM_BLOCK}\n{body}")).unwrap();
+        std::fs::write(
+            self.dir().join("main.tf"),
+            format!("{TERRAFORM_BLOCK}\n{body}"),
+        )
+        .unwrap();
     }
 
     /// Runs `terraform <args>` in the working directory, with extra environment variables.
@@ -141,14 +152,24 @@ impl Workspace {
     /// Runs `terraform <args>` and panics with everything it printed unless it exits 0.
     pub fn ok(&self, args: &[&str]) -> Run {
         let run = self.run(args);
-        assert_eq!(run.code, Some(0), "terraform {args:?} failed:\n{}", run.all());
+        assert_eq!(
+            run.code,
+            Some(0),
+            "terraform {args:?} failed:\n{}",
+            run.all()
+        );
         run
     }
 
     /// Runs `terraform <args>` and panics unless it fails; returns everything it printed.
     pub fn fails(&self, args: &[&str]) -> String {
         let run = self.run(args);
-        assert_ne!(run.code, Some(0), "terraform {args:?} should have failed:\n{}", run.all());
+        assert_ne!(
+            run.code,
+            Some(0),
+            "terraform {args:?} should have failed:\n{}",
+            run.all()
+        );
         run.all()
     }
 
@@ -206,7 +227,11 @@ pub fn inventory(store: &Path) -> Value {
         .arg(store)
         .output()
         .expect("run the provider's inventory command");
-    assert!(output.status.success(), "inventory failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "inventory failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     parse(&String::from_utf8_lossy(&output.stdout))
 }
 
@@ -225,7 +250,12 @@ pub fn planned_actions(plan: &Value, address: &str) -> Vec<String> {
         .as_array()
         .and_then(|changes| changes.iter().find(|c| c["address"] == address))
         .map(|c| {
-            c["change"]["actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect()
+            c["change"]["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect()
         })
         .unwrap_or_default()
 }

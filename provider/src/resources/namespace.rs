@@ -5,8 +5,6 @@ use serde::{Deserialize, Serialize};
 use tf_provider::schema::{Block, Description, Schema};
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{map, AttributePath, Diagnostics, Resource};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use crate::diag;
 use crate::names::{check_name, NAME_RULE};
@@ -55,7 +53,11 @@ impl Resource for NamespaceResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
-        if let Value::Value(NamespaceState { name: Value::Value(name), .. }) = &config {
+        if let Value::Value(NamespaceState {
+            name: Value::Value(name),
+            ..
+        }) = &config
+        {
             if let Err(problem) = check_name(name) {
                 diag::invalid_attribute(diags, "name", problem, NAME_RULE);
             }
@@ -122,12 +124,15 @@ impl Resource for NamespaceResource {
         let namespace = Namespace {
             name: planned.name.as_option()?,
             description: planned.description.as_option(),
-            created_at: OffsetDateTime::now_utc().format(&Rfc3339).ok()?,
+            created_at: crate::store::now_rfc3339(),
         };
         match store.insert_namespace(&namespace) {
             Ok(true) => {
                 tracing::info!(namespace = %namespace.name, "namespace created");
-                Some((Value::Value(NamespaceState::from(namespace)), ValueEmpty::default()))
+                Some((
+                    Value::Value(NamespaceState::from(namespace)),
+                    ValueEmpty::default(),
+                ))
             }
             Ok(false) => {
                 diag::failed_at(
@@ -139,12 +144,20 @@ impl Resource for NamespaceResource {
                          or choose another name.",
                         namespace.name
                     ),
-                    format!("the store {} already holds that name", store.path().display()),
+                    format!(
+                        "the store {} already holds that name",
+                        store.path().display()
+                    ),
                 );
                 None
             }
             Err(err) => {
-                diag::failed(diags, "Cannot create the namespace", "Retry the apply.", format!("{err:#}"));
+                diag::failed(
+                    diags,
+                    "Cannot create the namespace",
+                    "Retry the apply.",
+                    format!("{err:#}"),
+                );
                 None
             }
         }
@@ -167,7 +180,12 @@ impl Resource for NamespaceResource {
                 Some((Value::Null, ValueEmpty::default()))
             }
             Err(err) => {
-                diag::failed(diags, "Cannot read the namespace", "Retry the command.", format!("{err:#}"));
+                diag::failed(
+                    diags,
+                    "Cannot read the namespace",
+                    "Retry the command.",
+                    format!("{err:#}"),
+                );
                 None
             }
         }
@@ -197,7 +215,12 @@ impl Resource for NamespaceResource {
                 None
             }
             Err(err) => {
-                diag::failed(diags, "Cannot update the namespace", "Retry the apply.", format!("{err:#}"));
+                diag::failed(
+                    diags,
+                    "Cannot update the namespace",
+                    "Retry the apply.",
+                    format!("{err:#}"),
+                );
                 None
             }
         }
@@ -214,7 +237,12 @@ impl Resource for NamespaceResource {
         let name = state.as_option()?.name.as_option()?;
         // Already gone is fine: destroy's goal is reached either way.
         if let Err(err) = store.delete_namespace(&name) {
-            diag::failed(diags, "Cannot delete the namespace", "Retry the destroy.", format!("{err:#}"));
+            diag::failed(
+                diags,
+                "Cannot delete the namespace",
+                "Retry the destroy.",
+                format!("{err:#}"),
+            );
             return None;
         }
         tracing::info!(namespace = %name, "namespace deleted");
@@ -239,7 +267,12 @@ impl Resource for NamespaceResource {
                 None
             }
             Err(err) => {
-                diag::failed(diags, "Cannot import the namespace", "Retry the import.", format!("{err:#}"));
+                diag::failed(
+                    diags,
+                    "Cannot import the namespace",
+                    "Retry the import.",
+                    format!("{err:#}"),
+                );
                 None
             }
         }

@@ -16,12 +16,73 @@ use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+mod mcis;
+
+pub use mcis::{McirRecord, McisRecord, VmKey, VmRecord};
+
 /// Migrations, in order: entry `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["CREATE TABLE namespace (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE namespace (
         name        TEXT PRIMARY KEY,
         description TEXT,
         created_at  TEXT NOT NULL
-    );"];
+    );",
+    // MCIR (vNet, security group, SSH key), MCIS, their VMs, and the action journal.
+    "CREATE TABLE mcir (
+        namespace   TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        provider    TEXT NOT NULL,
+        region      TEXT NOT NULL,
+        cloud_id    TEXT,
+        owner_mcis  TEXT,
+        detail      TEXT NOT NULL,
+        secret      TEXT,
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (namespace, kind, name)
+    );
+    CREATE TABLE mcis (
+        namespace   TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        spec        TEXT NOT NULL,
+        complete    INTEGER NOT NULL,
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (namespace, name)
+    );
+    CREATE TABLE vm (
+        namespace   TEXT NOT NULL,
+        mcis        TEXT NOT NULL,
+        grp         TEXT NOT NULL,
+        idx         INTEGER NOT NULL,
+        provider    TEXT NOT NULL,
+        region      TEXT NOT NULL,
+        spec        TEXT NOT NULL,
+        image       TEXT NOT NULL,
+        zone        TEXT,
+        cloud_id    TEXT,
+        status      TEXT NOT NULL,
+        native      TEXT,
+        reason      TEXT NOT NULL,
+        public_ip   TEXT,
+        private_ip  TEXT,
+        action      TEXT,
+        action_at   INTEGER,
+        PRIMARY KEY (namespace, mcis, grp, idx)
+    );
+    CREATE TABLE journal (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms       INTEGER NOT NULL,
+        namespace   TEXT NOT NULL,
+        mcis        TEXT NOT NULL,
+        grp         TEXT NOT NULL,
+        idx         INTEGER NOT NULL,
+        event       TEXT NOT NULL,
+        action      TEXT,
+        status      TEXT,
+        detail      TEXT NOT NULL
+    );
+    CREATE INDEX journal_vm ON journal (namespace, mcis, grp, idx);",
+];
 
 /// A namespace as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,6 +100,10 @@ pub struct Namespace {
 pub struct Inventory {
     /// All namespaces, by name.
     pub namespaces: Vec<Namespace>,
+    /// All MCIR (vNets, security groups, SSH keys), by namespace, kind and name.
+    pub mcir: Vec<McirRecord>,
+    /// All MCIS with their VMs and aggregate status.
+    pub mcis: Vec<mcis::McisInventory>,
 }
 
 /// Handle on the SQLite file.
@@ -63,7 +128,10 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&conn).with_context(|| format!("cannot migrate the store {}", path.display()))?;
-        Ok(Store { path: path.to_owned(), conn: Mutex::new(conn) })
+        Ok(Store {
+            path: path.to_owned(),
+            conn: Mutex::new(conn),
+        })
     }
 
     /// Where the store lives.
@@ -71,10 +139,12 @@ impl Store {
         &self.path
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (each statement is its
         // own transaction), so a poisoned lock is safe to take over.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Adds a namespace. Returns `false`, changing nothing, when the name is taken.
@@ -94,7 +164,13 @@ impl Store {
             .query_row(
                 "SELECT name, description, created_at FROM namespace WHERE name = ?1",
                 params![name],
-                |row| Ok(Namespace { name: row.get(0)?, description: row.get(1)?, created_at: row.get(2)? }),
+                |row| {
+                    Ok(Namespace {
+                        name: row.get(0)?,
+                        description: row.get(1)?,
+                        created_at: row.get(2)?,
+                    })
+                },
             )
             .optional()?)
     }
@@ -110,21 +186,42 @@ impl Store {
 
     /// Removes a namespace. Returns `false` when it was already gone.
     pub fn delete_namespace(&self, name: &str) -> Result<bool> {
-        let deleted = self.conn().execute("DELETE FROM namespace WHERE name = ?1", params![name])?;
+        let deleted = self
+            .conn()
+            .execute("DELETE FROM namespace WHERE name = ?1", params![name])?;
         Ok(deleted == 1)
     }
 
     /// Everything in the store.
     pub fn inventory(&self) -> Result<Inventory> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT name, description, created_at FROM namespace ORDER BY name")?;
+        let mut stmt =
+            conn.prepare("SELECT name, description, created_at FROM namespace ORDER BY name")?;
         let namespaces = stmt
             .query_map([], |row| {
-                Ok(Namespace { name: row.get(0)?, description: row.get(1)?, created_at: row.get(2)? })
+                Ok(Namespace {
+                    name: row.get(0)?,
+                    description: row.get(1)?,
+                    created_at: row.get(2)?,
+                })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(Inventory { namespaces })
+        drop(stmt);
+        drop(conn);
+        Ok(Inventory {
+            namespaces,
+            mcir: self.all_mcir()?,
+            mcis: self.mcis_inventory()?,
+        })
     }
+}
+
+/// The current time as RFC 3339 (UTC), the format of every `created_at`.
+pub fn now_rfc3339() -> String {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .expect("the current time formats as RFC 3339")
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
@@ -148,7 +245,11 @@ mod tests {
     use super::*;
 
     fn namespace(name: &str) -> Namespace {
-        Namespace { name: name.into(), description: Some("d".into()), created_at: "2026-01-01T00:00:00Z".into() }
+        Namespace {
+            name: name.into(),
+            description: Some("d".into()),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        }
     }
 
     #[test]
@@ -167,10 +268,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).unwrap();
         assert!(store.insert_namespace(&namespace("ns1")).unwrap());
-        assert!(!store.insert_namespace(&namespace("ns1")).unwrap(), "duplicate name accepted");
+        assert!(
+            !store.insert_namespace(&namespace("ns1")).unwrap(),
+            "duplicate name accepted"
+        );
         assert!(store.set_namespace_description("ns1", None).unwrap());
         assert_eq!(store.namespace("ns1").unwrap().unwrap().description, None);
-        assert!(!store.set_namespace_description("missing", Some("x")).unwrap());
+        assert!(!store
+            .set_namespace_description("missing", Some("x"))
+            .unwrap());
         assert_eq!(store.inventory().unwrap().namespaces.len(), 1);
         assert!(store.delete_namespace("ns1").unwrap());
         assert!(!store.delete_namespace("ns1").unwrap());
@@ -182,8 +288,14 @@ mod tests {
     fn refuses_a_store_from_a_newer_provider() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
-        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
         let err = Store::open(&path).err().unwrap();
-        assert!(format!("{err:#}").contains("newer than this provider"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("newer than this provider"),
+            "{err:#}"
+        );
     }
 }

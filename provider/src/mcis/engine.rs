@@ -1,0 +1,780 @@
+//! The engine that makes the clouds match an [`McisSpec`]: creates, adopts, scales, suspends,
+//! resumes, reboots and terminates VMs, concurrently, recording every action in the journal before
+//! it is sent and every status change after it is seen.
+//!
+//! One mechanism serves every action ([`Engine::act`]): record the action, send it (bounded per
+//! cloud), then poll until the normaliser confirms the action's target or declares the VM
+//! `Failed` (it does so once the deadline passes, so the wait always ends).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Result};
+use clouds::{
+    Connection, FirewallRule, KeyPairRequest, ResourceKind, SecurityGroupRequest, Tags, VmRequest,
+    VnetRequest,
+};
+use futures::stream::{self, StreamExt};
+use lifecycle::{normalize_status, Action, NativeStatus, Observation, UnifiedStatus};
+
+use super::{DesiredStatus, McisSpec, VmGroupSpec};
+use crate::drivers::Drivers;
+use crate::keys;
+use crate::store::{McirRecord, Store, VmKey, VmRecord};
+
+/// Tag naming the VM (`namespace/mcis/group/index`): how an interrupted create is adopted.
+pub const TAG_VM: &str = "tumblebug-vm";
+/// Tag naming the MCIS (`namespace/mcis`).
+pub const TAG_MCIS: &str = "tumblebug-mcis";
+/// Tag naming an MCIR (`namespace/kind/name`).
+pub const TAG_MCIR: &str = "tumblebug-mcir";
+
+/// In-flight requests across all clouds; each cloud is further bounded by its own limit.
+const IN_FLIGHT: usize = 256;
+
+/// A VM that did not reach its target, with the cloud's reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VmFailure {
+    /// VM name (`<mcis>-<group>-<index>`).
+    pub vm: String,
+    /// Where it was.
+    pub connection: Connection,
+    /// What was being done.
+    pub action: Action,
+    /// The cloud's message or the normaliser's reason.
+    pub reason: String,
+}
+
+impl std::fmt::Display for VmFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): {} failed: {}",
+            self.vm, self.connection, self.action, self.reason
+        )
+    }
+}
+
+/// The engine: the store, the drivers, and how often to poll.
+pub struct Engine<'a> {
+    /// The durable store.
+    pub store: &'a Store,
+    /// Cloud drivers.
+    pub drivers: &'a Drivers,
+    /// Pause between status polls.
+    pub poll: Duration,
+}
+
+/// Cloud ids of the vNet, security group and key a VM group uses.
+#[derive(Debug, Clone)]
+struct GroupResources {
+    vnet: String,
+    security_group: String,
+    key_pair: String,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn connection_of(vm: &VmRecord) -> Connection {
+    Connection {
+        provider: vm.provider.clone(),
+        region: vm.region.clone(),
+    }
+}
+
+impl Engine<'_> {
+    /// Makes the MCIS `namespace/name` match `spec`: removes VMs no longer wanted (scale-in takes
+    /// the highest indexes, which are the ones past the new count), replaces VMs whose group now
+    /// asks for another place or shape, creates missing ones (adopting any an interrupted run
+    /// created), then suspends or resumes to the desired status. Returns the VMs that failed.
+    pub async fn converge(
+        &self,
+        namespace: &str,
+        name: &str,
+        spec: &McisSpec,
+        deadline: Duration,
+    ) -> Result<Vec<VmFailure>> {
+        let groups: BTreeMap<&str, &VmGroupSpec> =
+            spec.groups.iter().map(|g| (g.name.as_str(), g)).collect();
+        let existing = self.store.vms(namespace, name)?;
+        let mut failures = Vec::new();
+
+        // 1. Remove what is not wanted, or is there in the wrong shape, or failed its create.
+        let (unwanted, kept): (Vec<VmRecord>, Vec<VmRecord>) =
+            existing.into_iter().partition(|vm| {
+                let wanted = groups.get(vm.key.group.as_str()).is_some_and(|g| {
+                    vm.key.index < g.count
+                        && (
+                            vm.provider.as_str(),
+                            vm.region.as_str(),
+                            vm.spec.as_str(),
+                            vm.image.as_str(),
+                        ) == (
+                            g.provider.as_str(),
+                            g.region.as_str(),
+                            g.spec.as_str(),
+                            g.image.as_str(),
+                        )
+                });
+                let failed_create =
+                    vm.status == UnifiedStatus::Failed && vm.action == Some(Action::Create);
+                !wanted || failed_create || vm.status == UnifiedStatus::Terminated
+            });
+        failures.extend(self.terminate(unwanted, deadline).await?);
+
+        // 2. Create what is missing; finish creates an interrupted run left behind.
+        let present: BTreeSet<(String, u32)> = kept
+            .iter()
+            .map(|vm| (vm.key.group.clone(), vm.key.index))
+            .collect();
+        let mut to_create = Vec::new();
+        let now = now_ms();
+        for group in &spec.groups {
+            for index in 0..group.count {
+                if present.contains(&(group.name.clone(), index)) {
+                    continue;
+                }
+                let key = VmKey {
+                    namespace: namespace.into(),
+                    mcis: name.into(),
+                    group: group.name.clone(),
+                    index,
+                };
+                to_create.push(new_vm(key, group, now));
+            }
+        }
+        // VMs an interrupted run left mid-action: adopt what reached the cloud, create the rest.
+        let mut waiting = Vec::new();
+        for mut vm in kept
+            .into_iter()
+            .filter(|vm| vm.action.is_some() && vm.status != UnifiedStatus::Failed)
+        {
+            if vm.cloud_id.is_none() {
+                vm.cloud_id = self.find_tagged_vm(&vm).await?;
+                match &vm.cloud_id {
+                    Some(id) => {
+                        tracing::info!(vm = %vm.key.name(), %id, "adopted a VM an interrupted run created")
+                    }
+                    None => {
+                        to_create.push(vm);
+                        continue;
+                    }
+                }
+            }
+            waiting.push(vm);
+        }
+        let mut resources = BTreeMap::new();
+        for vm in &to_create {
+            let group = groups[vm.key.group.as_str()];
+            if !resources.contains_key(&group.name) {
+                let ids = self
+                    .group_resources(namespace, name, group)
+                    .await
+                    .map_err(|err| {
+                        err.context(format!(
+                            "cannot prepare the network and key for group \"{}\"",
+                            group.name
+                        ))
+                    })?;
+                resources.insert(group.name.clone(), ids);
+            }
+        }
+        let (created, refused) = self.send(to_create, Action::Create, &resources).await?;
+        failures.extend(refused);
+        waiting.extend(created);
+        failures.extend(self.wait(waiting, deadline).await?);
+
+        // 3. Power state.
+        let vms = self.store.vms(namespace, name)?;
+        let (action, from) = match spec.desired_status {
+            DesiredStatus::Running => (Action::Resume, UnifiedStatus::Suspended),
+            DesiredStatus::Suspended => (Action::Suspend, UnifiedStatus::Running),
+        };
+        let to_switch: Vec<VmRecord> = vms
+            .into_iter()
+            .filter(|vm| vm.status == from && vm.action.is_none())
+            .collect();
+        failures.extend(self.act(to_switch, action, deadline).await?);
+        Ok(failures)
+    }
+
+    /// Reboots every VM of the MCIS that is running.
+    pub async fn reboot(
+        &self,
+        namespace: &str,
+        name: &str,
+        deadline: Duration,
+    ) -> Result<Vec<VmFailure>> {
+        let vms = self.store.vms(namespace, name)?;
+        let running = vms
+            .into_iter()
+            .filter(|vm| vm.status == UnifiedStatus::Running)
+            .collect();
+        self.act(running, Action::Reboot, deadline).await
+    }
+
+    /// Terminates every VM of the MCIS, waits until they are gone, removes the MCIR it created
+    /// automatically and its record. Harmless when the MCIS is already gone.
+    pub async fn destroy(
+        &self,
+        namespace: &str,
+        name: &str,
+        deadline: Duration,
+    ) -> Result<Vec<VmFailure>> {
+        let vms = self.store.vms(namespace, name)?;
+        let failures = self.terminate(vms, deadline).await?;
+        if !failures.is_empty() {
+            return Ok(failures);
+        }
+        // Dependency order: security groups and keys before the vNet they live in.
+        let mut owned = self.store.mcir_owned_by(namespace, name)?;
+        owned.sort_by_key(|r| r.kind == "vnet");
+        for mcir in owned {
+            self.delete_mcir(&mcir).await?;
+        }
+        self.store.delete_mcis(namespace, name)?;
+        Ok(Vec::new())
+    }
+
+    /// Polls every VM of the MCIS once and records what the normaliser makes of it.
+    pub async fn refresh(
+        &self,
+        namespace: &str,
+        name: &str,
+        deadline: Duration,
+    ) -> Result<Vec<VmRecord>> {
+        let vms = self.store.vms(namespace, name)?;
+        let polled: Vec<Result<VmRecord>> = stream::iter(vms)
+            .map(|vm| async move {
+                if vm.cloud_id.is_none() {
+                    return Ok(vm);
+                }
+                self.observe(vm, deadline).await
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        let mut vms = polled.into_iter().collect::<Result<Vec<_>>>()?;
+        vms.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(vms)
+    }
+
+    /// Terminates `vms`, waits until the clouds confirm, and removes their rows.
+    async fn terminate(&self, vms: Vec<VmRecord>, deadline: Duration) -> Result<Vec<VmFailure>> {
+        let mut gone = Vec::new();
+        let mut present = Vec::new();
+        for mut vm in vms {
+            if vm.cloud_id.is_none() {
+                // A create may have reached the cloud before the provider was interrupted.
+                vm.cloud_id = self.find_tagged_vm(&vm).await?;
+            }
+            if vm.cloud_id.is_none()
+                || vm.status == UnifiedStatus::Terminated && vm.action.is_none()
+            {
+                gone.push(vm);
+            } else {
+                present.push(vm);
+            }
+        }
+        for vm in gone {
+            self.store
+                .delete_vm(&vm.key, now_ms(), "removed: nothing left in the cloud")?;
+        }
+        self.act(present, Action::Terminate, deadline).await
+    }
+
+    /// Records `action` for each VM, sends it, and waits for the outcome.
+    async fn act(
+        &self,
+        vms: Vec<VmRecord>,
+        action: Action,
+        deadline: Duration,
+    ) -> Result<Vec<VmFailure>> {
+        let (sent, mut failures) = self.send(vms, action, &BTreeMap::new()).await?;
+        failures.extend(self.wait(sent, deadline).await?);
+        Ok(failures)
+    }
+
+    /// Records and sends `action` for every VM, bounded per cloud. Returns the VMs now waiting for
+    /// the cloud, and the ones the cloud refused outright.
+    async fn send(
+        &self,
+        vms: Vec<VmRecord>,
+        action: Action,
+        resources: &BTreeMap<String, GroupResources>,
+    ) -> Result<(Vec<VmRecord>, Vec<VmFailure>)> {
+        let now = now_ms();
+        let results: Vec<Result<std::result::Result<VmRecord, VmFailure>>> = stream::iter(vms)
+            .map(|mut vm| async move {
+                vm.action = Some(action);
+                vm.action_at_ms = Some(now);
+                vm.status = action.in_progress();
+                vm.reason = format!("{action} requested");
+                self.store.record_action(&vm)?;
+                let handle = self.drivers.get(&vm.provider).map_err(|e| anyhow!(e))?;
+                let _permit = handle.limit.acquire().await?;
+                let connection = connection_of(&vm);
+                let sent = match (action, vm.cloud_id.clone()) {
+                    (Action::Create, None) => {
+                        handle
+                            .driver
+                            .create_vm(&vm_request(&vm, &resources[&vm.key.group]))
+                            .await
+                    }
+                    (Action::Create, Some(id)) => Ok(id),
+                    (_, None) => return Err(anyhow!("VM {} has no cloud id", vm.key.name())),
+                    (Action::Suspend, Some(id)) => {
+                        handle.driver.suspend_vm(&connection, &id).await.map(|_| id)
+                    }
+                    (Action::Resume, Some(id)) => {
+                        handle.driver.resume_vm(&connection, &id).await.map(|_| id)
+                    }
+                    (Action::Reboot, Some(id)) => {
+                        handle.driver.reboot_vm(&connection, &id).await.map(|_| id)
+                    }
+                    (Action::Terminate, Some(id)) => handle
+                        .driver
+                        .terminate_vm(&connection, &id)
+                        .await
+                        .map(|_| id),
+                };
+                match sent {
+                    Ok(id) => {
+                        vm.cloud_id = Some(id);
+                        self.store.put_vm(&vm)?;
+                        Ok(Ok(vm))
+                    }
+                    Err(err) => {
+                        let failure = VmFailure {
+                            vm: vm.key.name(),
+                            connection,
+                            action,
+                            reason: err.message.clone(),
+                        };
+                        tracing::warn!(%failure, "the cloud refused");
+                        if action == Action::Create {
+                            // Nothing exists in the cloud: forget the VM so a later apply creates it.
+                            self.store.delete_vm(
+                                &vm.key,
+                                now_ms(),
+                                &format!("create refused: {}", err.message),
+                            )?;
+                        } else {
+                            let previous = vm.status;
+                            vm.status = UnifiedStatus::Failed;
+                            vm.reason = format!("{action} refused by the cloud: {}", err.message);
+                            self.store.record_status(&vm, previous, now_ms())?;
+                        }
+                        Ok(Err(failure))
+                    }
+                }
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        let mut sent = Vec::new();
+        let mut refused = Vec::new();
+        for result in results {
+            match result? {
+                Ok(vm) => sent.push(vm),
+                Err(failure) => refused.push(failure),
+            }
+        }
+        refused.sort_by(|a, b| a.vm.cmp(&b.vm));
+        Ok((sent, refused))
+    }
+
+    /// Polls until every VM's action is confirmed or has failed. The normaliser turns a transition
+    /// that outlives `deadline` into `Failed`, so this ends; a status API that stays unreadable is
+    /// cut off a little after the deadline as well.
+    async fn wait(&self, mut pending: Vec<VmRecord>, deadline: Duration) -> Result<Vec<VmFailure>> {
+        let started = std::time::Instant::now();
+        let total = pending.len();
+        let mut failures = Vec::new();
+        let mut last_report = started;
+        while !pending.is_empty() {
+            let polled: Vec<Result<VmRecord>> = stream::iter(std::mem::take(&mut pending))
+                .map(|vm| self.observe(vm, deadline))
+                .buffer_unordered(IN_FLIGHT)
+                .collect()
+                .await;
+            for vm in polled {
+                let vm = vm?;
+                let action = vm.action;
+                match action {
+                    None => {
+                        if vm.status == UnifiedStatus::Terminated {
+                            self.store.delete_vm(&vm.key, now_ms(), "terminated")?;
+                        }
+                    }
+                    Some(action) if vm.status == UnifiedStatus::Failed => {
+                        failures.push(VmFailure {
+                            vm: vm.key.name(),
+                            connection: connection_of(&vm),
+                            action,
+                            reason: vm.reason.clone(),
+                        });
+                    }
+                    Some(action)
+                        if started.elapsed()
+                            > deadline + 3 * self.poll + Duration::from_secs(1) =>
+                    {
+                        let reason = format!(
+                            "no confirmation from the cloud within {:?}: {}",
+                            deadline, vm.reason
+                        );
+                        failures.push(VmFailure {
+                            vm: vm.key.name(),
+                            connection: connection_of(&vm),
+                            action,
+                            reason,
+                        });
+                    }
+                    Some(_) => pending.push(vm),
+                }
+            }
+            if last_report.elapsed() >= Duration::from_secs(10) && !pending.is_empty() {
+                tracing::info!(
+                    done = total - pending.len(),
+                    total,
+                    "waiting for the clouds"
+                );
+                last_report = std::time::Instant::now();
+            }
+            if !pending.is_empty() {
+                tokio::time::sleep(self.poll).await;
+            }
+        }
+        failures.sort_by(|a, b| a.vm.cmp(&b.vm));
+        Ok(failures)
+    }
+
+    /// Reads one VM's status from its cloud, normalises it with the journal, records it.
+    async fn observe(&self, mut vm: VmRecord, deadline: Duration) -> Result<VmRecord> {
+        let handle = self.drivers.get(&vm.provider).map_err(|e| anyhow!(e))?;
+        let id = vm.cloud_id.clone().expect("observe needs a cloud id");
+        let observation = {
+            let _permit = handle.limit.acquire().await?;
+            handle.driver.vm_status(&connection_of(&vm), &id).await
+        };
+        let native = match observation {
+            Ok(seen) => {
+                vm.zone = seen.zone.or(vm.zone);
+                vm.public_ip = seen.public_ip;
+                vm.private_ip = seen.private_ip;
+                seen.native
+            }
+            Err(err) => NativeStatus::Unreadable(err.message),
+        };
+        vm.native = match &native {
+            NativeStatus::Word(word) => Some(word.clone()),
+            NativeStatus::Absent => Some("(absent)".into()),
+            NativeStatus::Unreadable(_) => None,
+        };
+        let cloud = match vm.provider.parse() {
+            Ok(cloud) => cloud,
+            Err(err) => return Err(anyhow!("{err}")),
+        };
+        let now = now_ms();
+        let since = vm
+            .action_at_ms
+            .map(|at| Duration::from_millis((now - at).max(0) as u64))
+            .unwrap_or_default();
+        let verdict = normalize_status(&Observation {
+            cloud,
+            native: &native,
+            action: vm.action,
+            since_action: since,
+            deadline,
+            previous: Some(vm.status),
+        });
+        let previous = vm.status;
+        vm.status = verdict.status;
+        vm.reason = verdict.reason;
+        if verdict.action_confirmed {
+            vm.action = None;
+            vm.action_at_ms = None;
+        }
+        self.store.record_status(&vm, previous, now)?;
+        Ok(vm)
+    }
+
+    /// The cloud id of a VM carrying this VM's tag, if an earlier run created one.
+    async fn find_tagged_vm(&self, vm: &VmRecord) -> Result<Option<String>> {
+        let handle = self.drivers.get(&vm.provider).map_err(|e| anyhow!(e))?;
+        let found = handle
+            .driver
+            .list_tagged(&connection_of(vm), TAG_VM, &vm.key.tag())
+            .await
+            .map_err(|e| anyhow!("cannot list {}'s VMs: {e}", vm.provider))?;
+        Ok(found
+            .into_iter()
+            .find(|r| r.kind == ResourceKind::Vm)
+            .map(|r| r.id))
+    }
+
+    /// The vNet, security group and key for `group`: named ones from the store, or the ones this
+    /// MCIS creates automatically for the group's connection.
+    async fn group_resources(
+        &self,
+        namespace: &str,
+        mcis: &str,
+        group: &VmGroupSpec,
+    ) -> Result<GroupResources> {
+        let connection = Connection {
+            provider: group.provider.clone(),
+            region: group.region.clone(),
+        };
+        let auto = format!("{mcis}-{}-{}", group.provider, group.region);
+        let mut ids = Vec::new();
+        for (kind, chosen) in [
+            ("vnet", &group.vnet),
+            ("security_group", &group.security_group),
+            ("ssh_key", &group.ssh_key),
+        ] {
+            let id = match chosen {
+                Some(name) => {
+                    let record = self.store.mcir(namespace, kind, name)?.ok_or_else(|| {
+                        anyhow!("there is no {kind} \"{name}\" in namespace \"{namespace}\"")
+                    })?;
+                    if (record.provider.as_str(), record.region.as_str())
+                        != (group.provider.as_str(), group.region.as_str())
+                    {
+                        return Err(anyhow!(
+                            "{kind} \"{name}\" is in {}/{}, but the group runs in {connection}",
+                            record.provider,
+                            record.region
+                        ));
+                    }
+                    record.cloud_id.ok_or_else(|| {
+                        anyhow!("{kind} \"{name}\" was never created in the cloud")
+                    })?
+                }
+                None => {
+                    self.ensure_auto_mcir(namespace, mcis, kind, &auto, &connection, &ids)
+                        .await?
+                }
+            };
+            ids.push(id);
+        }
+        Ok(GroupResources {
+            vnet: ids[0].clone(),
+            security_group: ids[1].clone(),
+            key_pair: ids[2].clone(),
+        })
+    }
+
+    /// Creates (or finds, after an interruption) an automatic MCIR. `earlier` holds the ids made
+    /// before it for the same connection: the vNet for a security group.
+    async fn ensure_auto_mcir(
+        &self,
+        namespace: &str,
+        mcis: &str,
+        kind: &str,
+        name: &str,
+        connection: &Connection,
+        earlier: &[String],
+    ) -> Result<String> {
+        if let Some(record) = self.store.mcir(namespace, kind, name)? {
+            if let Some(id) = record.cloud_id {
+                return Ok(id);
+            }
+        } else {
+            let (detail, secret) = match kind {
+                "ssh_key" => {
+                    let pair = keys::generate(&format!("{namespace}/{name}"))?;
+                    (
+                        serde_json::json!({ "public_key": pair.public_key }),
+                        Some(pair.private_key),
+                    )
+                }
+                "vnet" => (
+                    serde_json::json!({ "cidr": AUTO_CIDR, "subnet_cidr": AUTO_SUBNET }),
+                    None,
+                ),
+                _ => (
+                    serde_json::json!({ "ingress": "tcp/22 from 0.0.0.0/0", "egress": "all" }),
+                    None,
+                ),
+            };
+            self.store.insert_mcir(&McirRecord {
+                namespace: namespace.into(),
+                kind: kind.into(),
+                name: name.into(),
+                provider: connection.provider.clone(),
+                region: connection.region.clone(),
+                cloud_id: None,
+                owner_mcis: Some(mcis.into()),
+                detail,
+                secret,
+                created_at: crate::store::now_rfc3339(),
+            })?;
+        }
+        let record = self
+            .store
+            .mcir(namespace, kind, name)?
+            .ok_or_else(|| anyhow!("{kind} {name} vanished from the store"))?;
+        let handle = self
+            .drivers
+            .get(&connection.provider)
+            .map_err(|e| anyhow!(e))?;
+        let mut tags = Tags::new();
+        tags.insert(TAG_MCIR.into(), format!("{namespace}/{kind}/{name}"));
+        tags.insert(TAG_MCIS.into(), format!("{namespace}/{mcis}"));
+        let wanted = match kind {
+            "vnet" => ResourceKind::Vnet,
+            "security_group" => ResourceKind::SecurityGroup,
+            _ => ResourceKind::KeyPair,
+        };
+        let found = handle
+            .driver
+            .list_tagged(connection, TAG_MCIR, &format!("{namespace}/{kind}/{name}"))
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+            .into_iter()
+            .find(|r| r.kind == wanted);
+        let id = match found {
+            Some(resource) => resource.id,
+            None => match kind {
+                "vnet" => handle
+                    .driver
+                    .create_vnet(&VnetRequest {
+                        connection: connection.clone(),
+                        name: name.into(),
+                        cidr: AUTO_CIDR.into(),
+                        subnet_cidr: AUTO_SUBNET.into(),
+                        tags,
+                    })
+                    .await
+                    .map_err(|e| anyhow!("{e}"))?,
+                "security_group" => handle
+                    .driver
+                    .create_security_group(&SecurityGroupRequest {
+                        connection: connection.clone(),
+                        name: name.into(),
+                        vnet_id: earlier[0].clone(),
+                        ingress: vec![FirewallRule {
+                            protocol: "tcp".into(),
+                            from_port: 22,
+                            to_port: 22,
+                            cidr: "0.0.0.0/0".into(),
+                        }],
+                        egress: vec![FirewallRule {
+                            protocol: "all".into(),
+                            from_port: 0,
+                            to_port: 0,
+                            cidr: "0.0.0.0/0".into(),
+                        }],
+                        tags,
+                    })
+                    .await
+                    .map_err(|e| anyhow!("{e}"))?,
+                _ => handle
+                    .driver
+                    .create_key_pair(&KeyPairRequest {
+                        connection: connection.clone(),
+                        name: name.into(),
+                        public_key: record.detail["public_key"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .into(),
+                        tags,
+                    })
+                    .await
+                    .map_err(|e| anyhow!("{e}"))?,
+            },
+        };
+        self.store.set_mcir_cloud_id(namespace, kind, name, &id)?;
+        Ok(id)
+    }
+
+    /// Deletes an MCIR in its cloud (if it got that far) and from the store.
+    pub async fn delete_mcir(&self, mcir: &McirRecord) -> Result<()> {
+        let connection = Connection {
+            provider: mcir.provider.clone(),
+            region: mcir.region.clone(),
+        };
+        let handle = self.drivers.get(&mcir.provider).map_err(|e| anyhow!(e))?;
+        let tag = format!("{}/{}/{}", mcir.namespace, mcir.kind, mcir.name);
+        let mut ids: Vec<String> = mcir.cloud_id.iter().cloned().collect();
+        if ids.is_empty() {
+            let found = handle
+                .driver
+                .list_tagged(&connection, TAG_MCIR, &tag)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            ids.extend(
+                found
+                    .into_iter()
+                    .filter(|r| r.kind != ResourceKind::Vm)
+                    .map(|r| r.id),
+            );
+        }
+        for id in ids {
+            let deleted = match mcir.kind.as_str() {
+                "vnet" => handle.driver.delete_vnet(&connection, &id).await,
+                "security_group" => handle.driver.delete_security_group(&connection, &id).await,
+                _ => handle.driver.delete_key_pair(&connection, &id).await,
+            };
+            deleted.map_err(|e| {
+                anyhow!(
+                    "cannot delete {} \"{}\" in {connection}: {e}",
+                    mcir.kind,
+                    mcir.name
+                )
+            })?;
+        }
+        self.store
+            .delete_mcir(&mcir.namespace, &mcir.kind, &mcir.name)?;
+        Ok(())
+    }
+}
+
+/// Address space of automatically created vNets (each connection gets its own network).
+const AUTO_CIDR: &str = "10.0.0.0/16";
+const AUTO_SUBNET: &str = "10.0.1.0/24";
+
+fn new_vm(key: VmKey, group: &VmGroupSpec, now: i64) -> VmRecord {
+    VmRecord {
+        key,
+        provider: group.provider.clone(),
+        region: group.region.clone(),
+        spec: group.spec.clone(),
+        image: group.image.clone(),
+        zone: None,
+        cloud_id: None,
+        status: UnifiedStatus::Creating,
+        native: None,
+        reason: "create requested".into(),
+        public_ip: None,
+        private_ip: None,
+        action: Some(Action::Create),
+        action_at_ms: Some(now),
+    }
+}
+
+fn vm_request(vm: &VmRecord, ids: &GroupResources) -> VmRequest {
+    let mut tags = Tags::new();
+    tags.insert(TAG_VM.into(), vm.key.tag());
+    tags.insert(
+        TAG_MCIS.into(),
+        format!("{}/{}", vm.key.namespace, vm.key.mcis),
+    );
+    VmRequest {
+        connection: connection_of(vm),
+        zone: None,
+        name: vm.key.name(),
+        spec: vm.spec.clone(),
+        image: vm.image.clone(),
+        vnet_id: ids.vnet.clone(),
+        security_group_id: ids.security_group.clone(),
+        key_pair_id: ids.key_pair.clone(),
+        tags,
+    }
+}
