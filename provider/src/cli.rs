@@ -3,7 +3,9 @@
 //! `terraform-provider-tumblebug inventory [--store PATH]` prints, as JSON, everything the store
 //! holds, and what the embedded simulator's clouds hold: the way to check that a destroy left
 //! nothing behind. `docs REPO_ROOT` regenerates the
-//! registry pages under `docs/` from the schemas (see [`crate::docs`]).
+//! registry pages under `docs/` from the schemas (see [`crate::docs`]). `sim terminate` deletes a
+//! VM in the embedded simulator behind Terraform's back, as someone clicking in a cloud console
+//! would: the way to try drift detection.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +15,7 @@ use crate::store::Store;
 
 const USAGE: &str = "usage: terraform-provider-tumblebug inventory [--store PATH]\n\
        terraform-provider-tumblebug docs REPO_ROOT\n\
+       terraform-provider-tumblebug sim terminate --store PATH VM_ID\n\
        terraform-provider-tumblebug --version\n\
 Without arguments the binary serves Terraform's plugin protocol; Terraform starts it itself.";
 
@@ -35,6 +38,7 @@ pub fn run(args: &[String]) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        ["sim", "terminate", "--store", path, id] => sim_terminate(PathBuf::from(path), id),
         ["inventory"] => inventory(PathBuf::from(DEFAULT_STORE)),
         ["inventory", "--store", path] => inventory(PathBuf::from(path)),
         _ => {
@@ -71,4 +75,32 @@ fn inventory_json(path: &std::path::Path) -> anyhow::Result<String> {
     let mut json = serde_json::to_value(store)?;
     json["cloud"] = serde_json::to_value(cloud)?;
     Ok(serde_json::to_string_pretty(&json)?)
+}
+
+fn sim_terminate(path: PathBuf, id: &str) -> ExitCode {
+    use clouds::CloudDriver;
+    let result = (|| -> anyhow::Result<()> {
+        let sim = clouds::sim::SimCloud::open(&path, clouds::sim::SimConfig::default())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let vm = sim
+            .inventory()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .vms
+            .into_iter()
+            .find(|vm| vm.id == id);
+        let vm = vm.ok_or_else(|| anyhow::anyhow!("no VM {id} in the simulator"))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime
+            .block_on(sim.terminate_vm(&vm.connection, id))
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -220,6 +220,47 @@ impl Workspace {
     }
 }
 
+/// Runs the provider binary's admin command line with `args`; panics unless it succeeds.
+pub fn provider_cli(args: &[&str]) -> String {
+    let output = Command::new(provider_binary())
+        .args(args)
+        .output()
+        .expect("run the provider binary");
+    assert!(
+        output.status.success(),
+        "provider {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+impl Workspace {
+    /// Sends SIGKILL to the provider processes Terraform started for this workspace (the plugin
+    /// binary running with this workspace as its working directory). Returns how many.
+    pub fn kill_provider(&self) -> usize {
+        let dir = self.dir();
+        let mut killed = 0;
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let is_provider =
+                String::from_utf8_lossy(&cmdline).contains("terraform-provider-tumblebug");
+            if is_provider
+                && std::fs::read_link(entry.path().join("cwd")).ok().as_deref()
+                    == Some(dir.as_path())
+            {
+                // SAFETY: kill(2) with a pid read from /proc; no memory is involved.
+                if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                    killed += 1;
+                }
+            }
+        }
+        killed
+    }
+}
+
 /// Everything in the store at `store`, as the provider's `inventory` command prints it.
 pub fn inventory(store: &Path) -> Value {
     let output = Command::new(provider_binary())

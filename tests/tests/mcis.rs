@@ -361,3 +361,168 @@ fn validation_names_the_attribute() {
         "{out}"
     );
 }
+
+/// A small MCIS for the scenarios below: two AWS VMs and one GCP VM.
+fn small(durations: &str) -> String {
+    format!(
+        r#"
+provider "tumblebug" {{
+  poll_interval = "100ms"
+  simulator {{
+    durations = {durations}
+  }}
+}}
+
+resource "tumblebug_namespace" "ns" {{
+  name = "small"
+}}
+
+resource "tumblebug_mcis" "demo" {{
+  namespace = tumblebug_namespace.ns.id
+  name      = "demo"
+  vm_group {{
+    name     = "aws"
+    count    = 4
+    provider = "aws"
+    region   = "ap-northeast-2"
+    spec     = "t3.small"
+    image    = "ubuntu-22.04"
+  }}
+  vm_group {{
+    name     = "gcp"
+    count    = 2
+    provider = "gcp"
+    region   = "us-central1"
+    spec     = "e2-medium"
+    image    = "ubuntu-22.04"
+  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn a_vm_terminated_outside_terraform_is_planned_for_recreation_alone() {
+    let ws = Workspace::new();
+    ws.write_config(&small("{ aws = 0, gcp = 0 }"));
+    ws.init();
+    ws.apply();
+    let before = vm_ids(&mcis(&ws));
+    let victim = before["demo-aws-3"].clone();
+    let store = ws.default_store();
+    tumblebug_e2e::provider_cli(&[
+        "sim",
+        "terminate",
+        "--store",
+        store.to_str().unwrap(),
+        &victim,
+    ]);
+    // The simulated delete takes its cloud's usual few seconds; wait until the cloud forgets it.
+    let started = Instant::now();
+    while ws.inventory()["cloud"]["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|vm| vm["id"] == victim.as_str())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the simulator never deleted {victim}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let plan = ws.plan_json();
+    assert_eq!(planned_actions(&plan, ADDRESS), ["update"]);
+    let change = &plan["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == ADDRESS)
+        .unwrap()["change"];
+    let unknown_ids: Vec<usize> = change["after_unknown"]["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, vm)| vm["id"] == true)
+        .map(|(i, _)| i)
+        .collect();
+    let names: Vec<&str> = change["after"]["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|vm| vm["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        unknown_ids.iter().map(|i| names[*i]).collect::<Vec<_>>(),
+        ["demo-aws-3"],
+        "only the vanished VM is re-created"
+    );
+
+    ws.apply();
+    let after = vm_ids(&mcis(&ws));
+    assert_ne!(after["demo-aws-3"], victim);
+    assert!(before
+        .iter()
+        .filter(|(name, _)| *name != "demo-aws-3")
+        .all(|(name, id)| after[name] == *id));
+    assert!(ws.plan_is_empty());
+    ws.destroy();
+    assert_eq!(leftovers(&ws), (0, 0, 0), "{:#}", ws.inventory());
+}
+
+#[test]
+fn sigkill_during_apply_then_apply_again_adopts_without_duplicates() {
+    let ws = Workspace::new();
+    // Creation takes 3 s per VM, so the kill lands while the VMs are being created.
+    ws.write_config(&small("{ aws = 3, gcp = 3 }"));
+    ws.init();
+    let (run, killed) = std::thread::scope(|scope| {
+        let handle =
+            scope.spawn(|| ws.run(&["apply", "-auto-approve", "-input=false", "-no-color"]));
+        let started = Instant::now();
+        let mut killed = 0;
+        while started.elapsed() < Duration::from_secs(60) && !handle.is_finished() {
+            if !ws.default_store().exists() {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            let created = ws.inventory()["mcis"]
+                .as_array()
+                .map(|all| {
+                    all.iter()
+                        .flat_map(|m| m["vms"].as_array().unwrap().iter())
+                        .filter(|vm| vm["cloud_id"].is_string())
+                        .count()
+                })
+                .unwrap_or(0);
+            if created >= 1 {
+                killed = ws.kill_provider();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (handle.join().unwrap(), killed)
+    });
+    assert!(
+        killed >= 1,
+        "the provider was not running mid-apply: {}",
+        run.all()
+    );
+    assert_ne!(run.code, Some(0), "the killed apply must fail");
+
+    ws.write_config(&small("{ aws = 0, gcp = 0 }"));
+    ws.apply();
+    let state = mcis(&ws);
+    assert_eq!(state["status"], "Running:6 (R:6/6)", "{state:#}");
+    let cloud_vms = ws.inventory()["cloud"]["vms"].as_array().unwrap().len();
+    assert_eq!(
+        cloud_vms,
+        6,
+        "VMs were duplicated: {:#}",
+        ws.inventory()["cloud"]
+    );
+    ws.destroy();
+    assert_eq!(leftovers(&ws), (0, 0, 0), "{:#}", ws.inventory());
+}

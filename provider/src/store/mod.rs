@@ -119,7 +119,7 @@ impl Store {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create the directory {}", parent.display()))?;
         }
-        let conn = Connection::open(path)
+        let mut conn = Connection::open(path)
             .with_context(|| format!("cannot open the SQLite file {}", path.display()))?;
         // Several provider processes may use one store (terraform runs validate, plan and apply
         // in separate processes): WAL lets readers proceed while a writer commits, and the busy
@@ -127,7 +127,8 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&conn).with_context(|| format!("cannot migrate the store {}", path.display()))?;
+        migrate(&mut conn)
+            .with_context(|| format!("cannot migrate the store {}", path.display()))?;
         Ok(Store {
             path: path.to_owned(),
             conn: Mutex::new(conn),
@@ -224,19 +225,22 @@ pub fn now_rfc3339() -> String {
         .expect("the current time formats as RFC 3339")
 }
 
-fn migrate(conn: &Connection) -> Result<()> {
-    let version: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+/// Brings the schema up to date. The whole check-and-migrate runs in one IMMEDIATE transaction, so
+/// two processes opening a new store at once (terraform and the `inventory` command, or two
+/// provider processes) cannot both try to create the tables.
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: usize = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
     anyhow::ensure!(
         version <= MIGRATIONS.len(),
         "the store has schema version {version}, newer than this provider knows ({}); use a newer provider",
         MIGRATIONS.len()
     );
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.unchecked_transaction()?;
+    for sql in &MIGRATIONS[version..] {
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index + 1)?;
-        tx.commit()?;
     }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
+    tx.commit()?;
     Ok(())
 }
 
