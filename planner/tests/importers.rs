@@ -40,6 +40,11 @@ fn embedded_catalog_is_a_fresh_import() {
     let e = Catalog::embedded();
     assert_eq!(e.offers(), imported().offers());
     assert_eq!(e.regions(), imported().regions());
+    // `Catalog::load` on the directory is the same import.
+    assert_eq!(
+        Catalog::load(Path::new(SHARED)).unwrap().offers(),
+        e.offers()
+    );
 }
 
 #[test]

@@ -387,3 +387,29 @@ fn spot_is_used_only_where_allowed() {
     assert!(p.vms.iter().filter(|v| v.group == "s").all(|v| v.spot));
     assert!(p.vms.iter().filter(|v| v.group == "o").all(|v| !v.spot));
 }
+
+#[test]
+fn a_time_limit_returns_the_best_placement_with_its_gap_and_never_claims_optimality() {
+    // The one-ILP-per-stage strategy cannot prove the 1000-VM case in half a second with microlp.
+    let r = req(SCALE);
+    let opts = PlanOptions {
+        strategy: planner::Strategy::Monolithic,
+        time_limit: std::time::Duration::from_millis(500),
+        ..PlanOptions::default()
+    };
+    let t = std::time::Instant::now();
+    match plan(&r, cat(), &opts) {
+        Ok(p) => {
+            assert!(t.elapsed().as_secs_f64() < 5.0);
+            assert!(check_placement(&r, cat(), &opts, &p.vms).is_empty());
+            assert!(!p.optimal);
+            assert!(p.gap > 0.0 && p.lower_bound < p.objective_value);
+            assert!(p
+                .explanation
+                .summary
+                .iter()
+                .any(|s| s.contains("not proven optimal")));
+        }
+        Err(e) => assert_eq!(e.kind, FailureKind::TimedOut, "{e}"),
+    }
+}

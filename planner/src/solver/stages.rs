@@ -598,7 +598,10 @@ impl<'p, 'a> Run<'p, 'a> {
                             proven: false,
                             counts,
                         },
-                        Outcome::Solved { .. } => Outcome::Infeasible,
+                        // The previous optimum is out of reach under this bound if proven; an
+                        // unproven minimum above it (time limit) decides nothing.
+                        Outcome::Solved { proven: true, .. } => Outcome::Infeasible,
+                        Outcome::Solved { proven: false, .. } => Outcome::TimedOut,
                         other => other,
                     }
                 }
