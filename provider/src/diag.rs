@@ -5,9 +5,27 @@ use std::fmt::Display;
 
 use tf_provider::{AttributePath, Diagnostics};
 
-/// An invalid attribute value: names the attribute and says what would be valid.
+/// An invalid value of a top-level attribute: names it and says what would be valid.
 pub fn invalid_attribute(
     diags: &mut Diagnostics,
+    attribute: &str,
+    problem: impl Display,
+    valid: impl Display,
+) {
+    invalid_at(
+        diags,
+        AttributePath::new(attribute.to_owned()),
+        attribute,
+        problem,
+        valid,
+    );
+}
+
+/// An invalid value at `path` (inside a block or a map), where `attribute` is the name the user
+/// sees in the summary.
+pub fn invalid_at(
+    diags: &mut Diagnostics,
+    path: AttributePath,
     attribute: &str,
     problem: impl Display,
     valid: impl Display,
@@ -15,7 +33,7 @@ pub fn invalid_attribute(
     diags.error(
         format!("Invalid value for \"{attribute}\""),
         format!("{problem}\n\n{valid}"),
-        AttributePath::new(attribute.to_owned()),
+        path,
     );
 }
 

@@ -46,10 +46,10 @@ impl Drivers {
     }
 
     /// The handle for cloud `name`, or an error listing the clouds that are served.
-    pub fn get(&self, name: &str) -> Result<&CloudHandle, String> {
+    pub fn get(&self, name: &str) -> anyhow::Result<&CloudHandle> {
         self.clouds.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.clouds.keys().map(String::as_str).collect();
-            format!(
+            anyhow::anyhow!(
                 "no driver serves the cloud \"{name}\"; the configured clouds are: {}",
                 known.join(", ")
             )

@@ -169,13 +169,14 @@ impl Provider for TumblebugProvider {
             for (cloud, driver) in clouds {
                 if let Value::Value(driver) = driver {
                     if !DRIVER_KINDS.contains(&driver.as_str()) {
-                        diags.error(
-                            "Invalid value for \"clouds\"",
-                            format!(
-                                "\"{driver}\" is not a driver. Valid drivers: {}.",
-                                DRIVER_KINDS.join(", ")
-                            ),
-                            AttributePath::new("clouds").key(cloud.clone()),
+                        let path = AttributePath::new("clouds").key(cloud.clone());
+                        let valid = format!("Valid drivers: {}.", DRIVER_KINDS.join(", "));
+                        diag::invalid_at(
+                            diags,
+                            path,
+                            "clouds",
+                            format!("\"{driver}\" is not a driver."),
+                            valid,
                         );
                     }
                 }

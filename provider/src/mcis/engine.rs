@@ -317,7 +317,7 @@ impl Engine<'_> {
                 vm.status = action.in_progress();
                 vm.reason = format!("{action} requested");
                 self.store.record_action(&vm)?;
-                let handle = self.drivers.get(&vm.provider).map_err(|e| anyhow!(e))?;
+                let handle = self.drivers.get(&vm.provider)?;
                 let _permit = handle.limit.acquire().await?;
                 let connection = connection_of(&vm);
                 let sent = match (action, vm.cloud_id.clone()) {
@@ -457,7 +457,7 @@ impl Engine<'_> {
 
     /// Reads one VM's status from its cloud, normalises it with the journal, records it.
     async fn observe(&self, mut vm: VmRecord, deadline: Duration) -> Result<VmRecord> {
-        let handle = self.drivers.get(&vm.provider).map_err(|e| anyhow!(e))?;
+        let handle = self.drivers.get(&vm.provider)?;
         let id = vm.cloud_id.clone().expect("observe needs a cloud id");
         let observation = {
             let _permit = handle.limit.acquire().await?;
@@ -507,7 +507,7 @@ impl Engine<'_> {
 
     /// The cloud id of a VM carrying this VM's tag, if an earlier run created one.
     async fn find_tagged_vm(&self, vm: &VmRecord) -> Result<Option<String>> {
-        let handle = self.drivers.get(&vm.provider).map_err(|e| anyhow!(e))?;
+        let handle = self.drivers.get(&vm.provider)?;
         let found = handle
             .driver
             .list_tagged(&connection_of(vm), TAG_VM, &vm.key.tag())
@@ -620,10 +620,7 @@ impl Engine<'_> {
             .store
             .mcir(namespace, kind, name)?
             .ok_or_else(|| anyhow!("{kind} {name} vanished from the store"))?;
-        let handle = self
-            .drivers
-            .get(&connection.provider)
-            .map_err(|e| anyhow!(e))?;
+        let handle = self.drivers.get(&connection.provider)?;
         let mut tags = Tags::new();
         tags.insert(TAG_MCIR.into(), format!("{namespace}/{kind}/{name}"));
         tags.insert(TAG_MCIS.into(), format!("{namespace}/{mcis}"));
@@ -635,59 +632,61 @@ impl Engine<'_> {
         let found = handle
             .driver
             .list_tagged(connection, TAG_MCIR, &format!("{namespace}/{kind}/{name}"))
-            .await
-            .map_err(|e| anyhow!("{e}"))?
+            .await?
             .into_iter()
             .find(|r| r.kind == wanted);
         let id = match found {
             Some(resource) => resource.id,
             None => match kind {
-                "vnet" => handle
-                    .driver
-                    .create_vnet(&VnetRequest {
-                        connection: connection.clone(),
-                        name: name.into(),
-                        cidr: AUTO_CIDR.into(),
-                        subnet_cidr: AUTO_SUBNET.into(),
-                        tags,
-                    })
-                    .await
-                    .map_err(|e| anyhow!("{e}"))?,
-                "security_group" => handle
-                    .driver
-                    .create_security_group(&SecurityGroupRequest {
-                        connection: connection.clone(),
-                        name: name.into(),
-                        vnet_id: earlier[0].clone(),
-                        ingress: vec![FirewallRule {
-                            protocol: "tcp".into(),
-                            from_port: 22,
-                            to_port: 22,
-                            cidr: "0.0.0.0/0".into(),
-                        }],
-                        egress: vec![FirewallRule {
-                            protocol: "all".into(),
-                            from_port: 0,
-                            to_port: 0,
-                            cidr: "0.0.0.0/0".into(),
-                        }],
-                        tags,
-                    })
-                    .await
-                    .map_err(|e| anyhow!("{e}"))?,
-                _ => handle
-                    .driver
-                    .create_key_pair(&KeyPairRequest {
-                        connection: connection.clone(),
-                        name: name.into(),
-                        public_key: record.detail["public_key"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .into(),
-                        tags,
-                    })
-                    .await
-                    .map_err(|e| anyhow!("{e}"))?,
+                "vnet" => {
+                    handle
+                        .driver
+                        .create_vnet(&VnetRequest {
+                            connection: connection.clone(),
+                            name: name.into(),
+                            cidr: AUTO_CIDR.into(),
+                            subnet_cidr: AUTO_SUBNET.into(),
+                            tags,
+                        })
+                        .await?
+                }
+                "security_group" => {
+                    handle
+                        .driver
+                        .create_security_group(&SecurityGroupRequest {
+                            connection: connection.clone(),
+                            name: name.into(),
+                            vnet_id: earlier[0].clone(),
+                            ingress: vec![FirewallRule {
+                                protocol: "tcp".into(),
+                                from_port: 22,
+                                to_port: 22,
+                                cidr: "0.0.0.0/0".into(),
+                            }],
+                            egress: vec![FirewallRule {
+                                protocol: "all".into(),
+                                from_port: 0,
+                                to_port: 0,
+                                cidr: "0.0.0.0/0".into(),
+                            }],
+                            tags,
+                        })
+                        .await?
+                }
+                _ => {
+                    handle
+                        .driver
+                        .create_key_pair(&KeyPairRequest {
+                            connection: connection.clone(),
+                            name: name.into(),
+                            public_key: record.detail["public_key"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .into(),
+                            tags,
+                        })
+                        .await?
+                }
             },
         };
         self.store.set_mcir_cloud_id(namespace, kind, name, &id)?;
@@ -700,15 +699,14 @@ impl Engine<'_> {
             provider: mcir.provider.clone(),
             region: mcir.region.clone(),
         };
-        let handle = self.drivers.get(&mcir.provider).map_err(|e| anyhow!(e))?;
+        let handle = self.drivers.get(&mcir.provider)?;
         let tag = format!("{}/{}/{}", mcir.namespace, mcir.kind, mcir.name);
         let mut ids: Vec<String> = mcir.cloud_id.iter().cloned().collect();
         if ids.is_empty() {
             let found = handle
                 .driver
                 .list_tagged(&connection, TAG_MCIR, &tag)
-                .await
-                .map_err(|e| anyhow!("{e}"))?;
+                .await?;
             ids.extend(
                 found
                     .into_iter()

@@ -188,10 +188,13 @@ impl Resource for McisResource {
                     _ => None,
                 };
                 if let Some(problem) = problem {
-                    diags.error(
-                        "Invalid value for \"timeouts\"",
+                    let path = AttributePath::new("timeouts").key(field.clone());
+                    diag::invalid_at(
+                        diags,
+                        path,
+                        "timeouts",
                         problem,
-                        AttributePath::new("timeouts").key(field.clone()),
+                        "For example { create = \"20m\", delete = \"90s\" }.",
                     );
                 }
             }
@@ -217,11 +220,7 @@ impl Resource for McisResource {
             };
             if let Value::Value(name) = &group.name {
                 if let Err(problem) = check_name(name) {
-                    diags.error(
-                        "Invalid value for \"name\"",
-                        format!("{problem}\n\n{NAME_RULE}"),
-                        at("name"),
-                    );
+                    diag::invalid_at(diags, at("name"), "name", problem, NAME_RULE);
                 }
                 if !seen.insert(name.clone()) {
                     diags.error("Duplicate vm_group name", format!("Another vm_group is already called \"{name}\"; group names must be unique."), at("name"));
@@ -229,12 +228,13 @@ impl Resource for McisResource {
             }
             if let Value::Value(count) = group.count {
                 if !(0..=MAX_GROUP_COUNT).contains(&count) {
-                    diags.error(
-                        "Invalid value for \"count\"",
-                        format!(
-                            "{count} is out of range: a group holds 0 to {MAX_GROUP_COUNT} VMs."
-                        ),
+                    let valid = format!("A group holds 0 to {MAX_GROUP_COUNT} VMs.");
+                    diag::invalid_at(
+                        diags,
                         at("count"),
+                        "count",
+                        format!("{count} is out of range."),
+                        valid,
                     );
                 }
             }
@@ -242,14 +242,9 @@ impl Resource for McisResource {
                 if provider.parse::<lifecycle::Cloud>().is_err() {
                     let valid: Vec<&str> =
                         lifecycle::Cloud::ALL.iter().map(|c| c.as_str()).collect();
-                    diags.error(
-                        "Invalid value for \"provider\"",
-                        format!(
-                            "\"{provider}\" is not a supported cloud. Valid clouds: {}.",
-                            valid.join(", ")
-                        ),
-                        at("provider"),
-                    );
+                    let problem = format!("\"{provider}\" is not a supported cloud.");
+                    let valid = format!("Valid clouds: {}.", valid.join(", "));
+                    diag::invalid_at(diags, at("provider"), "provider", problem, valid);
                 }
             }
             for (attr, value) in [
@@ -259,10 +254,13 @@ impl Resource for McisResource {
             ] {
                 if let Value::Value(text) = value {
                     if text.trim().is_empty() {
-                        diags.error(
-                            format!("Invalid value for \"{attr}\""),
-                            format!("The {attr} is empty."),
+                        let valid = format!("Give the {attr} in the cloud's own spelling.");
+                        diag::invalid_at(
+                            diags,
                             at(attr),
+                            attr,
+                            format!("The {attr} is empty."),
+                            valid,
                         );
                     }
                 }

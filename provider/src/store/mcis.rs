@@ -353,16 +353,6 @@ impl Store {
         Ok(())
     }
 
-    /// Number of journal entries for one VM (for tests and diagnostics).
-    #[cfg(test)]
-    pub fn journal_len(&self, key: &VmKey) -> Result<usize> {
-        Ok(self.conn().query_row(
-            "SELECT COUNT(*) FROM journal WHERE namespace = ?1 AND mcis = ?2 AND grp = ?3 AND idx = ?4",
-            params![key.namespace, key.mcis, key.group, key.index],
-            |row| row.get(0),
-        )?)
-    }
-
     /// Adds an MCIR record. Returns `false`, changing nothing, when the name is taken.
     pub fn insert_mcir(&self, mcir: &McirRecord) -> Result<bool> {
         let inserted = self.conn().execute(
