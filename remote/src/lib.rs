@@ -1,0 +1,1 @@
+//! SSH sessions to VMs and the transfer engine (work in progress).
