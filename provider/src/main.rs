@@ -9,6 +9,7 @@ mod diag;
 mod docs;
 mod drivers;
 mod keys;
+mod mcir;
 mod mcis;
 mod names;
 mod provider;

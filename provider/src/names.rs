@@ -1,4 +1,5 @@
-//! Name rules shared by every resource that CB-Tumblebug identifies by name (namespaces first).
+//! Name rules shared by every resource that CB-Tumblebug identifies by name (namespaces first),
+//! and the check of cloud names.
 
 /// Longest name accepted: a DNS label, so names can reach host names and cloud tags unchanged.
 pub const MAX_NAME_LEN: usize = 63;
@@ -35,6 +36,19 @@ pub fn check_name(name: &str) -> Result<(), String> {
         return Err(format!("\"{name}\" starts with a hyphen."));
     }
     Ok(())
+}
+
+/// Checks a cloud name (a VM group's or an MCIR's `provider`); on error, says what is wrong and
+/// which names are valid.
+pub fn check_cloud(name: &str) -> Result<(), (String, String)> {
+    if name.parse::<lifecycle::Cloud>().is_ok() {
+        return Ok(());
+    }
+    let valid: Vec<&str> = lifecycle::Cloud::ALL.iter().map(|c| c.as_str()).collect();
+    Err((
+        format!("\"{name}\" is not a supported cloud."),
+        format!("Valid clouds: {}.", valid.join(", ")),
+    ))
 }
 
 #[cfg(test)]

@@ -15,8 +15,12 @@ use tf_provider::{map, AttributePath, Diagnostics, DynamicDataSource, DynamicRes
 
 use crate::diag;
 use crate::drivers::{Drivers, DRIVER_KINDS};
+use crate::resources::mcir::McirResource;
 use crate::resources::mcis::McisResource;
 use crate::resources::namespace::NamespaceResource;
+use crate::resources::security_group::SecurityGroup;
+use crate::resources::ssh_key::SshKey;
+use crate::resources::vnet::Vnet;
 use crate::schema::{optional_string, required_string};
 use crate::store::Store;
 use crate::timeouts::parse_duration;
@@ -292,6 +296,9 @@ impl Provider for TumblebugProvider {
         Some(map! {
             "namespace" => NamespaceResource::new(self.shared.clone()),
             "mcis" => McisResource::new(self.shared.clone()),
+            "vnet" => McirResource::<Vnet>::new(self.shared.clone()),
+            "security_group" => McirResource::<SecurityGroup>::new(self.shared.clone()),
+            "ssh_key" => McirResource::<SshKey>::new(self.shared.clone()),
         })
     }
 

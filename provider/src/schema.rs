@@ -44,3 +44,8 @@ pub fn computed_string(description: &str) -> Attribute {
         description,
     )
 }
+
+/// A number with the given constraint.
+pub fn number(description: &str, constraint: AttributeConstraint) -> Attribute {
+    attribute(AttributeType::Number, constraint, description)
+}

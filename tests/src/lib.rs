@@ -218,6 +218,22 @@ impl Workspace {
     pub fn inventory(&self) -> Value {
         inventory(&self.default_store())
     }
+
+    /// What is left after a destroy: (VMs in the store, MCIR in the store, resources and VMs in
+    /// the simulated clouds).
+    pub fn leftovers(&self) -> (usize, usize, usize) {
+        let inv = self.inventory();
+        let store_vms: usize = inv["mcis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["vms"].as_array().unwrap().len())
+            .sum();
+        let store_mcir = inv["mcir"].as_array().unwrap().len();
+        let cloud = inv["cloud"]["resources"].as_array().unwrap().len()
+            + inv["cloud"]["vms"].as_array().unwrap().len();
+        (store_vms, store_mcir, cloud)
+    }
 }
 
 /// Runs the provider binary's admin command line with `args`; panics unless it succeeds.

@@ -101,20 +101,6 @@ fn vm_ids(mcis: &Value) -> BTreeMap<String, String> {
 }
 
 /// VMs and MCIR the store and the simulated clouds still hold.
-fn leftovers(ws: &Workspace) -> (usize, usize, usize) {
-    let inv = ws.inventory();
-    let store_vms: usize = inv["mcis"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["vms"].as_array().unwrap().len())
-        .sum();
-    let store_mcir = inv["mcir"].as_array().unwrap().len();
-    let cloud = inv["cloud"]["resources"].as_array().unwrap().len()
-        + inv["cloud"]["vms"].as_array().unwrap().len();
-    (store_vms, store_mcir, cloud)
-}
-
 #[test]
 fn seed_demo_create_suspend_resume_scale_destroy() {
     let ws = Workspace::new();
@@ -214,7 +200,7 @@ fn seed_demo_create_suspend_resume_scale_destroy() {
 
     ws.destroy();
     assert_eq!(
-        leftovers(&ws),
+        ws.leftovers(),
         (0, 0, 0),
         "destroy left something behind: {:#}",
         ws.inventory()
@@ -257,7 +243,7 @@ fn capacity_failure_names_the_vms_and_a_later_apply_completes() {
     ws.apply();
     assert_eq!(mcis(&ws)["status"], "Running:18 (R:18/18)");
     ws.destroy();
-    assert_eq!(leftovers(&ws), (0, 0, 0), "{:#}", ws.inventory());
+    assert_eq!(ws.leftovers(), (0, 0, 0), "{:#}", ws.inventory());
 }
 
 #[test]
@@ -328,7 +314,7 @@ fn a_vm_stuck_in_transition_shows_partial_then_failed_with_a_reason() {
     );
 
     ws.destroy();
-    assert_eq!(leftovers(&ws), (0, 0, 0), "{:#}", ws.inventory());
+    assert_eq!(ws.leftovers(), (0, 0, 0), "{:#}", ws.inventory());
 }
 
 #[test]
@@ -469,7 +455,7 @@ fn a_vm_terminated_outside_terraform_is_planned_for_recreation_alone() {
         .all(|(name, id)| after[name] == *id));
     assert!(ws.plan_is_empty());
     ws.destroy();
-    assert_eq!(leftovers(&ws), (0, 0, 0), "{:#}", ws.inventory());
+    assert_eq!(ws.leftovers(), (0, 0, 0), "{:#}", ws.inventory());
 }
 
 #[test]
@@ -524,5 +510,5 @@ fn sigkill_during_apply_then_apply_again_adopts_without_duplicates() {
         ws.inventory()["cloud"]
     );
     ws.destroy();
-    assert_eq!(leftovers(&ws), (0, 0, 0), "{:#}", ws.inventory());
+    assert_eq!(ws.leftovers(), (0, 0, 0), "{:#}", ws.inventory());
 }

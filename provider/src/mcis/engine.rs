@@ -10,16 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Result};
-use clouds::{
-    Connection, FirewallRule, KeyPairRequest, ResourceKind, SecurityGroupRequest, Tags, VmRequest,
-    VnetRequest,
-};
+use clouds::{Connection, ResourceKind, Tags, VmRequest};
 use futures::stream::{self, StreamExt};
 use lifecycle::{normalize_status, Action, NativeStatus, Observation, UnifiedStatus};
 
 use super::{DesiredStatus, McisSpec, VmGroupSpec};
 use crate::drivers::Drivers;
-use crate::keys;
+use crate::mcir::{auto_detail, McirKind};
 use crate::store::{McirRecord, Store, VmKey, VmRecord};
 
 /// Tag naming the VM (`namespace/mcis/group/index`): how an interrupted create is adopted.
@@ -234,7 +231,7 @@ impl Engine<'_> {
         }
         // Dependency order: security groups and keys before the vNet they live in.
         let mut owned = self.store.mcir_owned_by(namespace, name)?;
-        owned.sort_by_key(|r| r.kind == "vnet");
+        owned.sort_by_key(|r| r.detail.kind() == McirKind::Vnet);
         for mcir in owned {
             self.delete_mcir(&mcir).await?;
         }
@@ -520,7 +517,7 @@ impl Engine<'_> {
     }
 
     /// The vNet, security group and key for `group`: named ones from the store, or the ones this
-    /// MCIS creates automatically for the group's connection.
+    /// MCIS creates automatically for the group's connection (named `<mcis>-<provider>-<region>`).
     async fn group_resources(
         &self,
         namespace: &str,
@@ -532,33 +529,39 @@ impl Engine<'_> {
             region: group.region.clone(),
         };
         let auto = format!("{mcis}-{}-{}", group.provider, group.region);
+        let vnet = group.vnet.clone().unwrap_or_else(|| auto.clone());
         let mut ids = Vec::new();
         for (kind, chosen) in [
-            ("vnet", &group.vnet),
-            ("security_group", &group.security_group),
-            ("ssh_key", &group.ssh_key),
+            (McirKind::Vnet, &group.vnet),
+            (McirKind::SecurityGroup, &group.security_group),
+            (McirKind::SshKey, &group.ssh_key),
         ] {
             let id = match chosen {
                 Some(name) => {
-                    let record = self.store.mcir(namespace, kind, name)?.ok_or_else(|| {
-                        anyhow!("there is no {kind} \"{name}\" in namespace \"{namespace}\"")
-                    })?;
-                    if (record.provider.as_str(), record.region.as_str())
-                        != (group.provider.as_str(), group.region.as_str())
-                    {
-                        return Err(anyhow!(
-                            "{kind} \"{name}\" is in {}/{}, but the group runs in {connection}",
-                            record.provider,
-                            record.region
-                        ));
-                    }
-                    record.cloud_id.ok_or_else(|| {
-                        anyhow!("{kind} \"{name}\" was never created in the cloud")
-                    })?
+                    let user = format!("group \"{}\"", group.name);
+                    self.cloud_id_of(namespace, &connection, &user, kind, name)?
                 }
                 None => {
-                    self.ensure_auto_mcir(namespace, mcis, kind, &auto, &connection, &ids)
-                        .await?
+                    let record = match self.store.mcir(namespace, kind, &auto)? {
+                        Some(record) => record,
+                        None => {
+                            let (detail, secret) = auto_detail(kind, namespace, &auto, &vnet)?;
+                            let record = McirRecord {
+                                namespace: namespace.into(),
+                                name: auto.clone(),
+                                provider: group.provider.clone(),
+                                region: group.region.clone(),
+                                cloud_id: None,
+                                owner_mcis: Some(mcis.into()),
+                                detail,
+                                secret,
+                                created_at: crate::store::now_rfc3339(),
+                            };
+                            self.store.insert_mcir(&record)?;
+                            record
+                        }
+                    };
+                    self.ensure_mcir(&record).await?
                 }
             };
             ids.push(id);
@@ -569,174 +572,7 @@ impl Engine<'_> {
             key_pair: ids[2].clone(),
         })
     }
-
-    /// Creates (or finds, after an interruption) an automatic MCIR. `earlier` holds the ids made
-    /// before it for the same connection: the vNet for a security group.
-    async fn ensure_auto_mcir(
-        &self,
-        namespace: &str,
-        mcis: &str,
-        kind: &str,
-        name: &str,
-        connection: &Connection,
-        earlier: &[String],
-    ) -> Result<String> {
-        if let Some(record) = self.store.mcir(namespace, kind, name)? {
-            if let Some(id) = record.cloud_id {
-                return Ok(id);
-            }
-        } else {
-            let (detail, secret) = match kind {
-                "ssh_key" => {
-                    let pair = keys::generate(&format!("{namespace}/{name}"))?;
-                    (
-                        serde_json::json!({ "public_key": pair.public_key }),
-                        Some(pair.private_key),
-                    )
-                }
-                "vnet" => (
-                    serde_json::json!({ "cidr": AUTO_CIDR, "subnet_cidr": AUTO_SUBNET }),
-                    None,
-                ),
-                _ => (
-                    serde_json::json!({ "ingress": "tcp/22 from 0.0.0.0/0", "egress": "all" }),
-                    None,
-                ),
-            };
-            self.store.insert_mcir(&McirRecord {
-                namespace: namespace.into(),
-                kind: kind.into(),
-                name: name.into(),
-                provider: connection.provider.clone(),
-                region: connection.region.clone(),
-                cloud_id: None,
-                owner_mcis: Some(mcis.into()),
-                detail,
-                secret,
-                created_at: crate::store::now_rfc3339(),
-            })?;
-        }
-        let record = self
-            .store
-            .mcir(namespace, kind, name)?
-            .ok_or_else(|| anyhow!("{kind} {name} vanished from the store"))?;
-        let handle = self.drivers.get(&connection.provider)?;
-        let mut tags = Tags::new();
-        tags.insert(TAG_MCIR.into(), format!("{namespace}/{kind}/{name}"));
-        tags.insert(TAG_MCIS.into(), format!("{namespace}/{mcis}"));
-        let wanted = match kind {
-            "vnet" => ResourceKind::Vnet,
-            "security_group" => ResourceKind::SecurityGroup,
-            _ => ResourceKind::KeyPair,
-        };
-        let found = handle
-            .driver
-            .list_tagged(connection, TAG_MCIR, &format!("{namespace}/{kind}/{name}"))
-            .await?
-            .into_iter()
-            .find(|r| r.kind == wanted);
-        let id = match found {
-            Some(resource) => resource.id,
-            None => match kind {
-                "vnet" => {
-                    handle
-                        .driver
-                        .create_vnet(&VnetRequest {
-                            connection: connection.clone(),
-                            name: name.into(),
-                            cidr: AUTO_CIDR.into(),
-                            subnet_cidr: AUTO_SUBNET.into(),
-                            tags,
-                        })
-                        .await?
-                }
-                "security_group" => {
-                    handle
-                        .driver
-                        .create_security_group(&SecurityGroupRequest {
-                            connection: connection.clone(),
-                            name: name.into(),
-                            vnet_id: earlier[0].clone(),
-                            ingress: vec![FirewallRule {
-                                protocol: "tcp".into(),
-                                from_port: 22,
-                                to_port: 22,
-                                cidr: "0.0.0.0/0".into(),
-                            }],
-                            egress: vec![FirewallRule {
-                                protocol: "all".into(),
-                                from_port: 0,
-                                to_port: 0,
-                                cidr: "0.0.0.0/0".into(),
-                            }],
-                            tags,
-                        })
-                        .await?
-                }
-                _ => {
-                    handle
-                        .driver
-                        .create_key_pair(&KeyPairRequest {
-                            connection: connection.clone(),
-                            name: name.into(),
-                            public_key: record.detail["public_key"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .into(),
-                            tags,
-                        })
-                        .await?
-                }
-            },
-        };
-        self.store.set_mcir_cloud_id(namespace, kind, name, &id)?;
-        Ok(id)
-    }
-
-    /// Deletes an MCIR in its cloud (if it got that far) and from the store.
-    pub async fn delete_mcir(&self, mcir: &McirRecord) -> Result<()> {
-        let connection = Connection {
-            provider: mcir.provider.clone(),
-            region: mcir.region.clone(),
-        };
-        let handle = self.drivers.get(&mcir.provider)?;
-        let tag = format!("{}/{}/{}", mcir.namespace, mcir.kind, mcir.name);
-        let mut ids: Vec<String> = mcir.cloud_id.iter().cloned().collect();
-        if ids.is_empty() {
-            let found = handle
-                .driver
-                .list_tagged(&connection, TAG_MCIR, &tag)
-                .await?;
-            ids.extend(
-                found
-                    .into_iter()
-                    .filter(|r| r.kind != ResourceKind::Vm)
-                    .map(|r| r.id),
-            );
-        }
-        for id in ids {
-            let deleted = match mcir.kind.as_str() {
-                "vnet" => handle.driver.delete_vnet(&connection, &id).await,
-                "security_group" => handle.driver.delete_security_group(&connection, &id).await,
-                _ => handle.driver.delete_key_pair(&connection, &id).await,
-            };
-            deleted.map_err(|e| {
-                anyhow!(
-                    "cannot delete {} \"{}\" in {connection}: {e}",
-                    mcir.kind,
-                    mcir.name
-                )
-            })?;
-        }
-        self.store
-            .delete_mcir(&mcir.namespace, &mcir.kind, &mcir.name)?;
-        Ok(())
-    }
 }
-
-/// Address space of automatically created vNets (each connection gets its own network).
-const AUTO_CIDR: &str = "10.0.0.0/16";
-const AUTO_SUBNET: &str = "10.0.1.0/24";
 
 fn new_vm(key: VmKey, group: &VmGroupSpec, now: i64) -> VmRecord {
     VmRecord {

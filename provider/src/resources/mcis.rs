@@ -16,9 +16,9 @@ use tf_provider::{map, AttributePath, Diagnostics, Resource};
 use crate::diag;
 use crate::mcis::engine::{Engine, VmFailure};
 use crate::mcis::{DesiredStatus, McisSpec, VmGroupSpec};
-use crate::names::{check_name, NAME_RULE};
+use crate::names::{check_cloud, check_name, NAME_RULE};
 use crate::provider::{Context, Shared};
-use crate::schema::{computed_string, optional_string, required_string};
+use crate::schema::{computed_string, number, optional_string, required_string};
 use crate::store::{McisRecord, VmRecord};
 use crate::timeouts::parse_duration;
 
@@ -35,15 +35,6 @@ pub struct McisResource {
 impl McisResource {
     pub fn new(shared: Shared) -> Self {
         McisResource { shared }
-    }
-}
-
-fn number(description: &str, constraint: AttributeConstraint) -> Attribute {
-    Attribute {
-        attr_type: AttributeType::Number,
-        description: Description::markdown(description),
-        constraint,
-        ..Default::default()
     }
 }
 
@@ -239,11 +230,7 @@ impl Resource for McisResource {
                 }
             }
             if let Value::Value(provider) = &group.provider {
-                if provider.parse::<lifecycle::Cloud>().is_err() {
-                    let valid: Vec<&str> =
-                        lifecycle::Cloud::ALL.iter().map(|c| c.as_str()).collect();
-                    let problem = format!("\"{provider}\" is not a supported cloud.");
-                    let valid = format!("Valid clouds: {}.", valid.join(", "));
+                if let Err((problem, valid)) = check_cloud(provider) {
                     diag::invalid_at(diags, at("provider"), "provider", problem, valid);
                 }
             }

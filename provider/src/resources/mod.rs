@@ -1,5 +1,10 @@
 //! One file per Terraform resource, each in the same order: schema, validation, plan, create,
-//! read, update, delete, import, then the state model.
+//! read, update, delete, import, then the state model. The three MCIR resources share their CRUD
+//! in `mcir.rs`; their own files hold what differs.
 
+pub mod mcir;
 pub mod mcis;
 pub mod namespace;
+pub mod security_group;
+pub mod ssh_key;
+pub mod vnet;

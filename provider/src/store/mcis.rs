@@ -11,6 +11,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 
 use super::Store;
+use crate::mcir::{McirDetail, McirKind};
 
 /// Identifies one VM of one MCIS: the MCIS, the VM group and the index inside the group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -95,8 +96,6 @@ pub struct McisRecord {
 pub struct McirRecord {
     /// Namespace.
     pub namespace: String,
-    /// `vnet`, `security_group` or `ssh_key`.
-    pub kind: String,
     /// Name, unique per namespace and kind.
     pub name: String,
     /// Cloud name.
@@ -107,8 +106,8 @@ pub struct McirRecord {
     pub cloud_id: Option<String>,
     /// The MCIS that created it automatically (and removes it on destroy), if any.
     pub owner_mcis: Option<String>,
-    /// Kind-specific details (CIDRs, rules, public key), as JSON.
-    pub detail: serde_json::Value,
+    /// What it is made of (and so its kind).
+    pub detail: McirDetail,
     /// Secret material (an SSH private key), never printed by the inventory.
     #[serde(skip)]
     pub secret: Option<String>,
@@ -177,15 +176,17 @@ fn mcis_from_row(row: &Row) -> rusqlite::Result<McisRecord> {
 
 fn mcir_from_row(row: &Row) -> rusqlite::Result<McirRecord> {
     let detail: String = row.get(7)?;
+    let detail = serde_json::from_str(&detail).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
+    })?;
     Ok(McirRecord {
         namespace: row.get(0)?,
-        kind: row.get(1)?,
         name: row.get(2)?,
         provider: row.get(3)?,
         region: row.get(4)?,
         cloud_id: row.get(5)?,
         owner_mcis: row.get(6)?,
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+        detail,
         secret: row.get(8)?,
         created_at: row.get(9)?,
     })
@@ -360,13 +361,13 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (namespace, kind, name) DO NOTHING",
             params![
                 mcir.namespace,
-                mcir.kind,
+                mcir.detail.kind().as_str(),
                 mcir.name,
                 mcir.provider,
                 mcir.region,
                 mcir.cloud_id,
                 mcir.owner_mcis,
-                mcir.detail.to_string(),
+                serde_json::to_string(&mcir.detail)?,
                 mcir.secret,
                 mcir.created_at
             ],
@@ -378,35 +379,35 @@ impl Store {
     pub fn set_mcir_cloud_id(
         &self,
         namespace: &str,
-        kind: &str,
+        kind: McirKind,
         name: &str,
         cloud_id: &str,
     ) -> Result<()> {
         self.conn().execute(
             "UPDATE mcir SET cloud_id = ?4 WHERE namespace = ?1 AND kind = ?2 AND name = ?3",
-            params![namespace, kind, name, cloud_id],
+            params![namespace, kind.as_str(), name, cloud_id],
         )?;
         Ok(())
     }
 
     /// The MCIR `namespace/kind/name`, if it exists.
-    pub fn mcir(&self, namespace: &str, kind: &str, name: &str) -> Result<Option<McirRecord>> {
+    pub fn mcir(&self, namespace: &str, kind: McirKind, name: &str) -> Result<Option<McirRecord>> {
         Ok(self
             .conn()
             .query_row(
                 "SELECT namespace, kind, name, provider, region, cloud_id, owner_mcis, detail, secret, created_at
                  FROM mcir WHERE namespace = ?1 AND kind = ?2 AND name = ?3",
-                params![namespace, kind, name],
+                params![namespace, kind.as_str(), name],
                 mcir_from_row,
             )
             .optional()?)
     }
 
     /// Removes an MCIR record; `false` when it was already gone.
-    pub fn delete_mcir(&self, namespace: &str, kind: &str, name: &str) -> Result<bool> {
+    pub fn delete_mcir(&self, namespace: &str, kind: McirKind, name: &str) -> Result<bool> {
         let deleted = self.conn().execute(
             "DELETE FROM mcir WHERE namespace = ?1 AND kind = ?2 AND name = ?3",
-            params![namespace, kind, name],
+            params![namespace, kind.as_str(), name],
         )?;
         Ok(deleted == 1)
     }
