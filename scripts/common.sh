@@ -15,12 +15,25 @@ log() { printf '==> %s\n' "$*" >&2; }
 ensure_packages() {
     local missing=()
     command -v protoc >/dev/null || missing+=(protobuf-compiler)
+    # The `local` cloud: network namespaces, bridges and tc (iproute2), sshd in every VM, and the
+    # ssh client the tests use to check the VMs.
+    command -v ip >/dev/null || missing+=(iproute2)
+    [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+    command -v ssh >/dev/null || missing+=(openssh-client)
     if ((${#missing[@]})); then
         log "installing ${missing[*]}"
         local sudo=""
         [ "$(id -u)" = 0 ] || sudo=sudo
+        # Keep package scripts from starting a system-wide sshd: each VM runs its own.
+        local policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            policy=/usr/sbin/policy-rc.d
+            printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+            $sudo chmod +x "$policy"
+        fi
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+        [ -z "$policy" ] || $sudo rm -f "$policy"
     fi
     command -v cargo >/dev/null || { log "cargo is missing: install Rust first"; exit 1; }
     command -v terraform >/dev/null || { log "terraform is missing: install Terraform first"; exit 1; }

@@ -17,6 +17,8 @@ use async_trait::async_trait;
 use lifecycle::NativeStatus;
 use serde::{Deserialize, Serialize};
 
+pub mod local;
+mod net;
 pub mod sim;
 
 /// Tags attached to everything the provider creates. They are how a restarted provider finds
@@ -133,6 +135,12 @@ pub struct VmObservation {
     pub private_ip: Option<String>,
     /// The cloud's last message about the VM (e.g. an error text), when there is one.
     pub message: Option<String>,
+    /// The VM's SSH host key as an OpenSSH public key line (`ssh-ed25519 AAAA...`), when the
+    /// cloud captured it at creation. Callers pin it (a known_hosts entry for the VM's address)
+    /// so that SSH never trusts a key it is merely shown; `None` means nothing to pin (the
+    /// simulator runs no SSH server), not "trust whatever answers".
+    #[serde(default)]
+    pub host_key: Option<String>,
 }
 
 /// Kinds of things a driver creates.

@@ -84,20 +84,24 @@ pub enum Cloud {
     OpenStack,
     /// Cloudit.
     Cloudit,
+    /// The `local` cloud of this project: VMs that are network namespaces on the provider's own
+    /// host (`clouds::local`). Not in the seed; its words are that driver's own.
+    Local,
 }
 
 impl Cloud {
-    /// Every cloud, in the order of the seed's table columns.
-    pub const ALL: [Cloud; 6] = [
+    /// Every cloud: the seed's, in the order of its table columns, then `local`.
+    pub const ALL: [Cloud; 7] = [
         Cloud::Alibaba,
         Cloud::Aws,
         Cloud::Gcp,
         Cloud::Azure,
         Cloud::OpenStack,
         Cloud::Cloudit,
+        Cloud::Local,
     ];
 
-    /// The cloud's name: `aws`, `azure`, `gcp`, `alibaba`, `openstack` or `cloudit`.
+    /// The cloud's name: `aws`, `azure`, `gcp`, `alibaba`, `openstack`, `cloudit` or `local`.
     pub fn as_str(self) -> &'static str {
         match self {
             Cloud::Aws => "aws",
@@ -106,6 +110,7 @@ impl Cloud {
             Cloud::Alibaba => "alibaba",
             Cloud::OpenStack => "openstack",
             Cloud::Cloudit => "cloudit",
+            Cloud::Local => "local",
         }
     }
 }

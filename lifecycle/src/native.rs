@@ -1,6 +1,7 @@
 //! Each cloud's native status words, read without any knowledge of the action in flight.
 //!
-//! The tables are the seed's table (`docs/lifecycle.md`), one per cloud, in the seed's row order;
+//! The tables are the seed's table (`docs/lifecycle.md`), one per cloud, in the seed's row order
+//! (plus `local`, this project's own cloud, which the seed does not know);
 //! words below a "beyond the seed" comment are real words of that cloud's API that the seed does not
 //! list. Azure is not a word list: its status is two states (power and provisioning), so it has its
 //! own reader. Cells the seed marks "(synth)" have no word here: they only exist with an action in
@@ -116,6 +117,20 @@ const CLOUDIT: &[Word] = &[
     plain("FAILED", Failed),
 ];
 
+/// The words of this project's `local` driver (`clouds::local`), which names its phases after
+/// what it is doing to the VM's processes. Like Cloudit it has a word for every phase, so nothing
+/// here is a trap; a VM it deleted is absent.
+const LOCAL: &[Word] = &[
+    plain("creating", Creating),
+    plain("running", Running),
+    plain("stopping", Suspending),
+    plain("stopped", Suspended),
+    plain("starting", Resuming),
+    plain("rebooting", Rebooting),
+    plain("terminating", Terminating),
+    plain("error", Failed),
+];
+
 /// The unified status a cloud's answer stands for, by the table alone: no action knowledge.
 ///
 /// A word the table does not know is [`UnifiedStatus::Undefined`]; so is an unreadable status.
@@ -137,6 +152,7 @@ pub(crate) fn read(cloud: Cloud, word: &str) -> Option<Reading> {
         Cloud::Gcp => GCP,
         Cloud::OpenStack => OPENSTACK,
         Cloud::Cloudit => CLOUDIT,
+        Cloud::Local => LOCAL,
         Cloud::Azure => return read_azure(word),
     };
     table

@@ -5,7 +5,8 @@
 //! nothing behind. `docs REPO_ROOT` regenerates the
 //! registry pages under `docs/` from the schemas (see [`crate::docs`]). `sim terminate` deletes a
 //! VM in the embedded simulator behind Terraform's back, as someone clicking in a cloud console
-//! would: the way to try drift detection.
+//! would: the way to try drift detection. `local cleanup` removes everything the `local` driver
+//! left behind after a crash (namespaces, bridges, processes, directories).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ use crate::store::Store;
 const USAGE: &str = "usage: terraform-provider-tumblebug inventory [--store PATH]\n\
        terraform-provider-tumblebug docs REPO_ROOT\n\
        terraform-provider-tumblebug sim terminate --store PATH VM_ID\n\
+       terraform-provider-tumblebug local cleanup [--state-dir DIR]\n\
        terraform-provider-tumblebug --version\n\
 Without arguments the binary serves Terraform's plugin protocol; Terraform starts it itself.";
 
@@ -39,6 +41,8 @@ pub fn run(args: &[String]) -> ExitCode {
             }
         },
         ["sim", "terminate", "--store", path, id] => sim_terminate(PathBuf::from(path), id),
+        ["local", "cleanup"] => local_cleanup(clouds::local::DEFAULT_STATE_DIR.as_ref()),
+        ["local", "cleanup", "--state-dir", dir] => local_cleanup(std::path::Path::new(dir)),
         ["inventory"] => inventory(PathBuf::from(DEFAULT_STORE)),
         ["inventory", "--store", path] => inventory(PathBuf::from(path)),
         _ => {
@@ -100,6 +104,22 @@ fn sim_terminate(path: PathBuf, id: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn local_cleanup(state_dir: &std::path::Path) -> ExitCode {
+    match clouds::local::cleanup(state_dir) {
+        Ok(report) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("cannot clean up {}: {err}", state_dir.display());
             ExitCode::FAILURE
         }
     }

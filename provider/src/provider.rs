@@ -15,13 +15,14 @@ use tf_provider::{map, AttributePath, Diagnostics, DynamicDataSource, DynamicRes
 
 use crate::diag;
 use crate::drivers::{Drivers, DRIVER_KINDS};
+use crate::names::check_cloud;
 use crate::resources::mcir::McirResource;
 use crate::resources::mcis::McisResource;
 use crate::resources::namespace::NamespaceResource;
 use crate::resources::security_group::SecurityGroup;
 use crate::resources::ssh_key::SshKey;
 use crate::resources::vnet::Vnet;
-use crate::schema::{optional_string, required_string};
+use crate::schema::{number, optional_string, required_string};
 use crate::store::Store;
 use crate::timeouts::parse_duration;
 
@@ -70,6 +71,18 @@ pub struct ProviderConfig {
     /// Settings of the embedded simulator.
     #[serde(with = "tf_provider::value::serde_as_vec")]
     pub simulator: Value<SimulatorBlock>,
+    /// Settings of the `local` driver.
+    #[serde(with = "tf_provider::value::serde_as_vec")]
+    pub local: Value<LocalBlock>,
+}
+
+/// The `local` block.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct LocalBlock {
+    pub state_dir: Value<String>,
+    pub bandwidth_mbit: Value<i64>,
+    pub address_pool: Value<String>,
+    pub prefix: Value<String>,
 }
 
 /// The `simulator` block.
@@ -130,9 +143,11 @@ impl Provider for TumblebugProvider {
                     "clouds" => Attribute {
                         attr_type: AttributeType::Map(AttributeType::String.into()),
                         description: Description::markdown(
-                            "Which driver serves each cloud, e.g. `{ aws = \"sim\" }`. Every cloud \
-                             not listed is served by `sim`, the embedded simulator, so the same HCL \
-                             runs in CI without credentials. Valid drivers: `sim`."),
+                            "Which driver serves each cloud, e.g. `{ aws = \"sim\" }`. Drivers: \
+                             `sim`, the embedded simulator, and `local`, real hosts on this machine \
+                             (network namespaces with sshd; needs root, see the `local` block). \
+                             Every cloud not listed is served by `sim`, so the same HCL runs in CI \
+                             without credentials, except the cloud named `local`, served by `local`."),
                         constraint: AttributeConstraint::Optional,
                         ..Default::default()
                     },
@@ -142,6 +157,7 @@ impl Provider for TumblebugProvider {
                 },
                 blocks: map! {
                     "simulator" => NestedBlock::Optional(simulator_block()),
+                    "local" => NestedBlock::Optional(local_block()),
                 },
                 ..Default::default()
             },
@@ -170,6 +186,12 @@ impl Provider for TumblebugProvider {
             }
         }
         if let Value::Value(clouds) = &config.clouds {
+            for cloud in clouds.keys() {
+                if let Err((problem, valid)) = check_cloud(cloud) {
+                    let path = AttributePath::new("clouds").key(cloud.clone());
+                    diag::invalid_at(diags, path, "clouds", problem, valid);
+                }
+            }
             for (cloud, driver) in clouds {
                 if let Value::Value(driver) = driver {
                     if !DRIVER_KINDS.contains(&driver.as_str()) {
@@ -199,6 +221,15 @@ impl Provider for TumblebugProvider {
         if let Value::Value(sim) = &config.simulator {
             if let Err((path, problem)) = sim_config(sim) {
                 diags.error("Invalid simulator setting", problem, path);
+            }
+        }
+        if let Value::Value(local) = &config.local {
+            if let Err(problem) = local_config(local) {
+                diags.error(
+                    "Invalid local setting",
+                    problem,
+                    AttributePath::new("local"),
+                );
             }
         }
         Some(())
@@ -269,11 +300,43 @@ impl Provider for TumblebugProvider {
                 return None;
             }
         };
+        // Every cloud is served by the simulator unless `clouds` says otherwise, except `local`.
+        let mut served: BTreeMap<&str, String> = lifecycle::Cloud::ALL
+            .iter()
+            .map(|c| {
+                let driver = if *c == lifecycle::Cloud::Local {
+                    "local"
+                } else {
+                    "sim"
+                };
+                (c.as_str(), driver.to_owned())
+            })
+            .collect();
+        for (cloud, driver) in config.clouds.as_ref_option().into_iter().flatten() {
+            if let (Some(entry), Value::Value(driver)) = (served.get_mut(cloud.as_str()), driver) {
+                *entry = driver.clone();
+            }
+        }
+        let by = |kind: &str| -> Vec<&str> {
+            served
+                .iter()
+                .filter(|(_, driver)| driver.as_str() == kind)
+                .map(|(cloud, _)| *cloud)
+                .collect()
+        };
         let mut drivers = Drivers::default();
-        // Every cloud is served by the simulator unless `clouds` says otherwise; `sim` is the only
-        // driver kind so far, so the map can only confirm the default.
-        let all: Vec<&str> = lifecycle::Cloud::ALL.iter().map(|c| c.as_str()).collect();
-        drivers.insert(&all, simulator);
+        drivers.insert(&by("sim"), simulator);
+        let local_clouds = by("local");
+        if !local_clouds.is_empty() {
+            let local = config.local.as_option().unwrap_or_default();
+            // Opened only when used, so a machine without root can still run every other cloud.
+            match local_config(&local)
+                .and_then(|c| clouds::local::LocalCloud::open(c).map_err(|e| e.to_string()))
+            {
+                Ok(cloud) => drivers.insert(&local_clouds, Arc::new(cloud)),
+                Err(reason) => drivers.insert_unavailable(&local_clouds, &reason),
+            }
+        }
         let poll_interval = config
             .poll_interval
             .as_deref_option()
@@ -344,6 +407,54 @@ fn simulator_block() -> Block {
         },
         ..Default::default()
     }
+}
+
+fn local_block() -> Block {
+    use clouds::local as defaults;
+    Block {
+        version: 1,
+        description: Description::markdown(
+            "Settings of the `local` driver: real hosts on this machine, each VM a network \
+             namespace with its own address on a bridge, its own `/root`, `/tmp` and `/srv`, and \
+             an OpenSSH server. Needs root. `terraform-provider-tumblebug local cleanup` removes \
+             what a crash left behind.",
+        ),
+        attributes: map! {
+            "state_dir" => optional_string(&format!(
+                "Where the driver keeps its records and the VMs' directories. Default `{}`.",
+                defaults::DEFAULT_STATE_DIR)),
+            "bandwidth_mbit" => number(&format!(
+                "Each VM's link rate in Mbit/s, both directions (`tc tbf`); 0 = unlimited. \
+                 Default {}.", defaults::DEFAULT_BANDWIDTH_MBIT), AttributeConstraint::Optional),
+            "address_pool" => optional_string(&format!(
+                "IPv4 range the vNets' subnets are carved from; must not overlap the host's \
+                 networks. Default `{}`.", defaults::DEFAULT_ADDRESS_POOL)),
+            "prefix" => optional_string(&format!(
+                "Prefix of every namespace and interface the driver creates (1 to 5 lower-case \
+                 letters or digits). Default `{}`.", defaults::DEFAULT_PREFIX)),
+        },
+        ..Default::default()
+    }
+}
+
+/// The `local` driver's configuration from the `local` block, or what is wrong with it.
+fn local_config(block: &LocalBlock) -> Result<clouds::local::LocalConfig, String> {
+    let mut config = clouds::local::LocalConfig::default();
+    if let Some(dir) = block.state_dir.as_deref_option() {
+        config.state_dir = dir.into();
+    }
+    if let Some(rate) = block.bandwidth_mbit.as_ref_option() {
+        config.bandwidth_mbit = u32::try_from(*rate)
+            .map_err(|_| format!("bandwidth_mbit = {rate}: give Mbit/s, 0 or more."))?;
+    }
+    if let Some(pool) = block.address_pool.as_deref_option() {
+        config.address_pool = pool.into();
+    }
+    if let Some(prefix) = block.prefix.as_deref_option() {
+        config.prefix = prefix.into();
+    }
+    config.validate()?;
+    Ok(config)
 }
 
 /// The simulator's configuration from the `simulator` block, or the attribute path and problem.

@@ -22,7 +22,7 @@ pub struct SimCatalog {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimRegion {
-    /// Cloud name: `aws`, `azure`, `gcp`, `alibaba`, `openstack` or `cloudit`.
+    /// Cloud name: `aws`, `azure`, `gcp`, `alibaba`, `openstack`, `cloudit` or `local`.
     pub provider: String,
     /// Region name in the cloud's spelling.
     pub region: String,
@@ -49,7 +49,7 @@ impl SimRegion {
             Cloud::Gcp | Cloud::Alibaba => vec![format!("{r}-a"), format!("{r}-b")],
             Cloud::Azure => vec!["1".into(), "2".into(), "3".into()],
             Cloud::OpenStack => vec!["nova".into()],
-            Cloud::Cloudit => vec![r.clone()],
+            Cloud::Cloudit | Cloud::Local => vec![r.clone()],
         }
     }
 
@@ -102,7 +102,8 @@ const CLOUDIT_SPECS: &[&str] = &["micro-1", "small-2", "medium-4", "large-8"];
 
 impl SimCatalog {
     /// The built-in table: 5 AWS, 4 Azure, 4 GCP, 4 Alibaba regions, OpenStack's `RegionOne` and
-    /// Cloudit's `kr-central`, each with a few realistic specs.
+    /// Cloudit's `kr-central`, each with a few realistic specs, and the `local` cloud's region
+    /// `local`, which accepts any spec.
     pub fn builtin() -> SimCatalog {
         let abc = |r: &str, letters: &str| -> Vec<String> {
             letters.chars().map(|c| format!("{r}{c}")).collect()
@@ -163,6 +164,8 @@ impl SimCatalog {
             &["kr-central-1"],
             CLOUDIT_SPECS,
         ));
+        // The real `local` driver takes any region and spec; one region stands for it here.
+        regions.push(region("local", "local", &["local"], &[]));
         SimCatalog { regions }
     }
 

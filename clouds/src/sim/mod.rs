@@ -1,5 +1,6 @@
-//! The embedded multi-cloud simulator: six clouds (`aws`, `azure`, `gcp`, `alibaba`,
-//! `openstack`, `cloudit`) behind one [`CloudDriver`], each speaking its own status words.
+//! The embedded multi-cloud simulator: seven clouds (`aws`, `azure`, `gcp`, `alibaba`,
+//! `openstack`, `cloudit`, and `local`, which stands in for [`crate::local`] where it cannot run)
+//! behind one [`CloudDriver`], each speaking its own status words.
 //!
 //! Each cloud is a *personality*: the native words it reports while an operation runs and once it
 //! is done, its ids and its error texts. The traps of `docs/lifecycle.md` are reproduced on
@@ -19,6 +20,7 @@
 //! | alibaba | `Pending` -> `Running` | `Stopping` -> `Stopped` | `Starting` | `Stopping` .5, `Starting` .5 | `Stopping` / `Stopped` | `Deleted`, then absent |
 //! | openstack | `BUILD` -> `ACTIVE` | `ACTIVE` -> `SHUTOFF` | `SHUTOFF` | `REBOOT` | `ACTIVE` / `SHUTOFF` | absent |
 //! | cloudit | `CREATING` -> `RUNNING` | `STOPPING` -> `STOPPED` | `STARTING` | `REBOOTING` | `DESTROYING` | absent |
+//! | local | `creating` -> `running` | `stopping` -> `stopped` | `starting` | `rebooting` | `terminating` | absent |
 //!
 //! AWS reboots with the seed's `rebooting`; real EC2 keeps saying `running`, which the
 //! normaliser also handles.
@@ -102,7 +104,6 @@ use crate::{
 
 mod catalog;
 mod config;
-mod net;
 mod personality;
 
 #[cfg(test)]
@@ -113,8 +114,8 @@ pub use config::{
     Fault, FaultKind, SimConfig, DEFAULT_DELETED_LINGER_SECS, DEFAULT_DURATION_SECS, STUCK_PHASES,
 };
 
+use crate::net::{self, Cidr};
 use config::Resolved;
-use net::Cidr;
 use personality::Origin;
 
 /// The simulator's clock: the time now. [`SimCloud::open`] uses [`SystemTime::now`].
@@ -1213,6 +1214,7 @@ impl SimCloud {
             public_ip: None,
             private_ip: None,
             message: None,
+            host_key: None,
         };
         let Some(row) = SimCloud::vm_row(&conn, cloud, &region.region, id)? else {
             return Ok(absent);
@@ -1242,6 +1244,8 @@ impl SimCloud {
             } else {
                 None
             },
+            // Simulated VMs run no SSH server.
+            host_key: None,
         })
     }
 

@@ -148,6 +148,21 @@ const CLOUDIT: Personality = Personality {
     first_host: 2,
 };
 
+/// The words of the real `local` driver (`crate::local`), so that the simulator can stand in for
+/// it where namespaces cannot be made (no root).
+const LOCAL: Personality = Personality {
+    running: "running",
+    stopped: "stopped",
+    create: &[("creating", 1.0)],
+    suspend: &[("stopping", 1.0)],
+    resume: &[("starting", 1.0)],
+    reboot: &[("rebooting", 1.0)],
+    terminate: &[("terminating", 1.0)],
+    terminate_stopped: &[("terminating", 1.0)],
+    deleted: None,
+    first_host: 2,
+};
+
 /// The personality of `cloud`.
 pub(crate) fn of(cloud: Cloud) -> &'static Personality {
     match cloud {
@@ -157,6 +172,7 @@ pub(crate) fn of(cloud: Cloud) -> &'static Personality {
         Cloud::Alibaba => &ALIBABA,
         Cloud::OpenStack => &OPENSTACK,
         Cloud::Cloudit => &CLOUDIT,
+        Cloud::Local => &LOCAL,
     }
 }
 
@@ -274,6 +290,15 @@ pub(crate) fn make_id(
             }
         },
         Cloud::OpenStack | Cloud::Cloudit => uuid(),
+        Cloud::Local => {
+            let prefix = match kind {
+                ResourceKind::Vm => "vm",
+                ResourceKind::Vnet => "vnet",
+                ResourceKind::SecurityGroup => "sg",
+                ResourceKind::KeyPair => "key",
+            };
+            format!("tb-{prefix}-{seq}")
+        }
     }
 }
 
@@ -325,6 +350,7 @@ pub(crate) fn unknown_region(cloud: Cloud, region: &str, valid: &[&str]) -> Clou
         Cloud::Cloudit => {
             format!("INVALID_REGION: region '{region}' does not exist (regions: {list})")
         }
+        Cloud::Local => format!("local: unknown region '{region}' (regions: {list})"),
     })
 }
 
@@ -347,6 +373,7 @@ pub(crate) fn invalid_parameter(cloud: Cloud, field: &str, value: &str, why: &st
             format!("Invalid input for field/attribute {field}. Value: {value}. {why} (HTTP 400)")
         }
         Cloud::Cloudit => format!("INVALID_PARAMETER: {field} '{value}': {why}"),
+        Cloud::Local => format!("local: invalid {field} '{value}': {why}"),
     })
 }
 
@@ -375,6 +402,7 @@ pub(crate) fn unknown_spec(cloud: Cloud, spec: &str, zone: &str, valid: &[&str])
             format!("Flavor {spec} could not be found. (HTTP 404) (flavors: {list})")
         }
         Cloud::Cloudit => format!("INVALID_SPEC: spec '{spec}' does not exist (specs: {list})"),
+        Cloud::Local => format!("local: unknown spec '{spec}' (specs: {list})"),
     })
 }
 
@@ -412,6 +440,7 @@ pub(crate) fn missing(cloud: Cloud, kind: ResourceKind, id: &str) -> CloudError 
         (Cloud::Cloudit, kind) => {
             format!("NOT_FOUND: {} '{id}' does not exist", kind_word(kind))
         }
+        (Cloud::Local, kind) => format!("local: no {} '{id}'", kind_word(kind)),
     };
     let kind = if kind == Vm {
         CloudErrorKind::NotFound
@@ -458,6 +487,7 @@ pub(crate) fn already_exists(cloud: Cloud, id: &str) -> CloudError {
         }
         Cloud::OpenStack => format!("Key pair '{id}' already exists. (HTTP 409)"),
         Cloud::Cloudit => format!("ALREADY_EXISTS: '{id}' already exists"),
+        Cloud::Local => format!("local: '{id}' already exists"),
     })
 }
 
@@ -500,6 +530,7 @@ pub(crate) fn dependency(
             "RESOURCE_IN_USE: {} {id} is in use by {list}",
             kind_word(kind)
         ),
+        Cloud::Local => format!("local: {} {id} is in use by {list}", kind_word(kind)),
     })
 }
 
@@ -554,6 +585,7 @@ pub(crate) fn incorrect_state(
             )
         }
         Cloud::Cloudit => format!("INVALID_STATE: cannot {verb} server {id} while it is {word}"),
+        Cloud::Local => format!("local: cannot {verb} VM {id} while it is {word}"),
     })
 }
 
@@ -574,6 +606,7 @@ pub(crate) fn subnet_full(cloud: Cloud, subnet: &str) -> CloudError {
             format!("No more IP addresses available on network {subnet}. (HTTP 409)")
         }
         Cloud::Cloudit => format!("IP_EXHAUSTED: subnet {subnet} has no free address"),
+        Cloud::Local => format!("local: subnet {subnet} has no free address"),
     })
 }
 
@@ -642,6 +675,10 @@ pub(crate) fn create_failure(
         (Cloud::Cloudit, true) => {
             "QUOTA_EXCEEDED: the tenant's vCPU quota is exhausted".to_string()
         }
+        (Cloud::Local, false) => {
+            format!("local: this host cannot start another VM of spec {spec} in {zone}")
+        }
+        (Cloud::Local, true) => "local: the host's VM limit is reached".to_string(),
     }
 }
 
@@ -660,6 +697,7 @@ pub(crate) fn status_failure(cloud: Cloud) -> &'static str {
         }
         Cloud::OpenStack => "Service Unavailable: The server is currently unavailable. (HTTP 503)",
         Cloud::Cloudit => "SERVICE_UNAVAILABLE: the compute service is unavailable, try later",
+        Cloud::Local => "local: the state directory cannot be read",
     }
 }
 

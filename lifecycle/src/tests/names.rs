@@ -36,12 +36,12 @@ fn names_are_lenient_and_errors_helpful() {
         (
             "ncp",
             Err(
-                "unknown cloud 'ncp': expected one of alibaba, aws, gcp, azure, openstack, cloudit",
+                "unknown cloud 'ncp': expected one of alibaba, aws, gcp, azure, openstack, cloudit, local",
             ),
         ),
         (
             "",
-            Err("unknown cloud '': expected one of alibaba, aws, gcp, azure, openstack, cloudit"),
+            Err("unknown cloud '': expected one of alibaba, aws, gcp, azure, openstack, cloudit, local"),
         ),
     ];
     for (given, expected) in rows {

@@ -253,6 +253,39 @@ fn every_cell_of_the_seed_table() {
     }
 }
 
+/// The `local` driver's own words (not in the seed): one per phase, and absent once deleted.
+#[test]
+fn every_word_of_the_local_cloud() {
+    let rows = [
+        ("local creating", on(Local, Word("creating")), Creating),
+        ("local running", on(Local, Word("running")), Running),
+        ("local stopping", on(Local, Word("stopping")), Suspending),
+        ("local stopped", on(Local, Word("stopped")), Suspended),
+        ("local starting", on(Local, Word("starting")), Resuming),
+        ("local rebooting", on(Local, Word("rebooting")), Rebooting),
+        (
+            "local terminating",
+            on(Local, Word("terminating")),
+            Terminating,
+        ),
+        ("local error", on(Local, Word("error")), Failed),
+        (
+            "local NotExist after terminate",
+            on(Local, Gone).doing(Terminate),
+            Terminated,
+        ),
+        (
+            "local stopped while resuming",
+            on(Local, Word("stopped")).doing(Resume),
+            Resuming,
+        ),
+        ("local unknown word", on(Local, Word("frozen")), Undefined),
+    ];
+    for (cell, case, expected) in rows {
+        check(cell, case, is(expected));
+    }
+}
+
 /// Real words the seed does not list, and the lenient forms the readers accept.
 #[test]
 fn words_beyond_the_seed_and_lenient_forms() {

@@ -465,6 +465,7 @@ impl Engine<'_> {
                 vm.zone = seen.zone.or(vm.zone);
                 vm.public_ip = seen.public_ip;
                 vm.private_ip = seen.private_ip;
+                vm.host_key = seen.host_key.or(vm.host_key);
                 seen.native
             }
             Err(err) => NativeStatus::Unreadable(err.message),
@@ -587,6 +588,7 @@ fn new_vm(key: VmKey, group: &VmGroupSpec, now: i64) -> VmRecord {
         native: None,
         reason: "create requested".into(),
         public_ip: None,
+        host_key: None,
         private_ip: None,
         action: Some(Action::Create),
         action_at_ms: Some(now),

@@ -57,6 +57,7 @@ fn vm_attributes() -> std::collections::HashMap<String, AttributeType> {
         "reason",
         "public_ip",
         "private_ip",
+        "host_key",
     ]
     .into_iter()
     .map(|name| {
@@ -77,7 +78,8 @@ Fields: `id` (the cloud's id), `name` (`<mcis>-<group>-<index>`), `group`, `inde
 `region`, `zone`, `spec`, `image`, `native_status` (the cloud's own word, e.g. GCP's `TERMINATED` for a \
 stopped VM), `status` (unified: Creating, Running, Suspending, Suspended, Resuming, Rebooting, Terminating, \
 Terminated, Failed or Undefined), `reason` (why: the cloud's word read with the action in flight, or the \
-cloud's error), `public_ip`, `private_ip`.";
+cloud's error), `public_ip`, `private_ip`, `host_key` (the VM's SSH host key as the cloud reported it, \
+for a `known_hosts` line; null where the cloud does not say).";
 
 #[async_trait]
 impl Resource for McisResource {
@@ -728,6 +730,7 @@ fn plan_vms(state: &McisState, prior: &[VmState], power_change: bool) -> Value<V
                     reason: Value::Unknown,
                     public_ip: Value::Unknown,
                     private_ip: Value::Unknown,
+                    host_key: Value::Unknown,
                 },
             };
             planned.push(vm);
@@ -876,6 +879,7 @@ pub struct VmState {
     pub reason: Value<String>,
     pub public_ip: Value<String>,
     pub private_ip: Value<String>,
+    pub host_key: Value<String>,
 }
 
 impl From<&VmRecord> for VmState {
@@ -895,6 +899,7 @@ impl From<&VmRecord> for VmState {
             reason: Value::Value(vm.reason.clone()),
             public_ip: vm.public_ip.clone().into(),
             private_ip: vm.private_ip.clone().into(),
+            host_key: vm.host_key.clone().into(),
         }
     }
 }

@@ -67,6 +67,9 @@ pub struct VmRecord {
     pub reason: String,
     /// Public IP address.
     pub public_ip: Option<String>,
+    /// SSH host key (an OpenSSH public key line), when the cloud reports it: pinned, never
+    /// learnt on first use.
+    pub host_key: Option<String>,
     /// Private IP address.
     pub private_ip: Option<String>,
     /// The control action in flight, not yet confirmed.
@@ -129,7 +132,7 @@ pub struct McisInventory {
 
 const VM_COLUMNS: &str =
     "namespace, mcis, grp, idx, provider, region, spec, image, zone, cloud_id, \
-     status, native, reason, public_ip, private_ip, action, action_at";
+     status, native, reason, public_ip, private_ip, action, action_at, host_key";
 
 fn vm_from_row(row: &Row) -> rusqlite::Result<VmRecord> {
     let parse_err = |i: usize, e: lifecycle::ParseError| {
@@ -155,6 +158,7 @@ fn vm_from_row(row: &Row) -> rusqlite::Result<VmRecord> {
         reason: row.get(12)?,
         public_ip: row.get(13)?,
         private_ip: row.get(14)?,
+        host_key: row.get(17)?,
         action: action
             .map(|a| a.parse())
             .transpose()
@@ -262,7 +266,7 @@ impl Store {
     pub fn put_vm(&self, vm: &VmRecord) -> Result<()> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
-            "INSERT OR REPLACE INTO vm ({VM_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+            "INSERT OR REPLACE INTO vm ({VM_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
         ))?;
         stmt.execute(params![
             vm.key.namespace,
@@ -282,6 +286,7 @@ impl Store {
             vm.private_ip,
             vm.action.map(Action::as_str),
             vm.action_at_ms,
+            vm.host_key,
         ])?;
         Ok(())
     }

@@ -82,6 +82,8 @@ const MIGRATIONS: &[&str] = &[
         detail      TEXT NOT NULL
     );
     CREATE INDEX journal_vm ON journal (namespace, mcis, grp, idx);",
+    // The VM's SSH host key as its cloud reported it at creation, for pinning.
+    "ALTER TABLE vm ADD COLUMN host_key TEXT;",
 ];
 
 /// A namespace as the store keeps it.

@@ -14,7 +14,7 @@ fn an_unknown_provider_or_region_lists_what_is_valid() {
     assert_eq!(err.kind, CloudErrorKind::InvalidRequest);
     assert_eq!(
         err.message,
-        "the simulator has no cloud 'tencent': it simulates alibaba, aws, gcp, azure, openstack, cloudit"
+        "the simulator has no cloud 'tencent': it simulates alibaba, aws, gcp, azure, openstack, cloudit, local"
     );
     let rows = [
         ("aws", "InvalidParameterValue: Invalid availability zone/region 'xx' (valid regions: ap-northeast-2, us-east-1, eu-west-1, us-west-2, ap-southeast-1)"),
@@ -23,6 +23,7 @@ fn an_unknown_provider_or_region_lists_what_is_valid() {
         ("alibaba", "InvalidRegionId.NotFound: The specified RegionId 'xx' does not exist."),
         ("openstack", "EndpointNotFound: Could not find requested endpoint in Service Catalog for region 'xx' (regions: RegionOne)"),
         ("cloudit", "INVALID_REGION: region 'xx' does not exist (regions: kr-central)"),
+        ("local", "local: unknown region 'xx' (regions: local)"),
     ];
     for (provider, start) in rows {
         let c = at(provider, "xx");

@@ -58,6 +58,12 @@ fn expected(cloud: Cloud, action: Action, from_stopped: bool) -> &'static [&'sta
         (Cloudit, Resume, _) => &["STARTING", "RUNNING"],
         (Cloudit, Reboot, _) => &["REBOOTING", "RUNNING"],
         (Cloudit, Terminate, _) => &["DESTROYING", "absent"],
+
+        (Local, Create, _) => &["creating", "running"],
+        (Local, Suspend, _) => &["stopping", "stopped"],
+        (Local, Resume, _) => &["starting", "running"],
+        (Local, Reboot, _) => &["rebooting", "running"],
+        (Local, Terminate, _) => &["terminating", "absent"],
     }
 }
 
@@ -186,7 +192,7 @@ fn every_personality_through_every_action() {
             }
         }
     }
-    assert_eq!(checked, 36);
+    assert_eq!(checked, 42);
 }
 
 /// The operation's words share its duration; the settled word appears exactly at the end.
@@ -264,7 +270,13 @@ fn gcp_and_azure_reboot_pass_through_stopping() {
 
 #[test]
 fn a_deleted_vm_is_simply_absent() {
-    for cloud in [Cloud::Gcp, Cloud::Azure, Cloud::OpenStack, Cloud::Cloudit] {
+    for cloud in [
+        Cloud::Gcp,
+        Cloud::Azure,
+        Cloud::OpenStack,
+        Cloud::Cloudit,
+        Cloud::Local,
+    ] {
         let trace = drive(cloud, Action::Terminate, false);
         let first_absent = trace.polls.iter().find(|(_, w)| w == "absent").unwrap().0;
         assert_eq!(

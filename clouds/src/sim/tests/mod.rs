@@ -76,6 +76,7 @@ fn home(cloud: Cloud) -> Connection {
         Cloud::Alibaba => "ap-northeast-2",
         Cloud::OpenStack => "RegionOne",
         Cloud::Cloudit => "kr-central",
+        Cloud::Local => "local",
     };
     at(cloud.as_str(), region)
 }

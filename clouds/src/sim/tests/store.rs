@@ -453,7 +453,15 @@ fn the_builtin_catalog_holds_the_seed_demo() {
     let catalog = SimCatalog::builtin();
     assert_eq!(
         catalog.providers(),
-        ["aws", "azure", "gcp", "alibaba", "openstack", "cloudit"]
+        [
+            "aws",
+            "azure",
+            "gcp",
+            "alibaba",
+            "openstack",
+            "cloudit",
+            "local"
+        ]
     );
     let demo = [
         ("aws", "ap-northeast-2", "t3.small"),

@@ -1,5 +1,5 @@
-//! IPv4 arithmetic for the simulator's addresses: CIDR parsing, private addresses from a subnet,
-//! public addresses from ranges that are never routed.
+//! IPv4 arithmetic for the drivers' addresses: CIDR parsing, private addresses from a subnet,
+//! and (for the simulator) public addresses from ranges that are never routed.
 
 use std::net::Ipv4Addr;
 
@@ -93,4 +93,25 @@ pub(crate) fn public_address(n: u64) -> String {
     }
     let host = (n - 3 * doc_hosts + 1) as u32;
     Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 0)) + host).to_string()
+}
+
+impl Cidr {
+    /// The `index`-th network of prefix length `prefix` inside `self` (index 0 starts at
+    /// `self.base`), or `None` when there is no such network.
+    pub(crate) fn subnet(self, prefix: u8, index: u64) -> Option<Cidr> {
+        if prefix < self.prefix || prefix > 32 || index >= self.size() >> (32 - prefix) {
+            return None;
+        }
+        let base = u64::from(self.base) + (index << (32 - prefix));
+        Some(Cidr {
+            base: base as u32,
+            prefix,
+        })
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", Ipv4Addr::from(self.base), self.prefix)
+    }
 }
