@@ -393,3 +393,35 @@ fn alternative_reason(
     }
     "cheaper, but not usable within the other constraints".into()
 }
+
+/// The explanation as text: the summary lines, then per offer used the alternatives it beat.
+/// The planner's command line prints it, and the provider shows it in `explanation`.
+impl std::fmt::Display for Explanation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for line in &self.summary {
+            writeln!(f, "{line}")?;
+        }
+        writeln!(f, "why these offers:")?;
+        for c in self.choices.iter().filter(|c| !c.pinned) {
+            writeln!(
+                f,
+                "  {} {:?}: {}/{}/{} at ${:.4}/h{}",
+                c.group,
+                c.indices,
+                c.provider,
+                c.region,
+                c.spec,
+                c.price_usd_per_hour,
+                if c.spot { " (spot)" } else { "" }
+            )?;
+            for alt in &c.alternatives {
+                writeln!(
+                    f,
+                    "      vs {}/{}/{} ${:.4}/h: {}",
+                    alt.provider, alt.region, alt.spec, alt.price_usd_per_hour, alt.reason
+                )?;
+            }
+        }
+        Ok(())
+    }
+}

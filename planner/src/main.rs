@@ -310,9 +310,6 @@ fn print_table(p: &Placement) {
         line(r.each_ref().map(String::as_str));
     }
     println!();
-    for s in &p.explanation.summary {
-        println!("{s}");
-    }
     println!(
         "objective value {:.6}, bound {:.6}, gap {:.4} %{}",
         p.objective_value,
@@ -320,29 +317,7 @@ fn print_table(p: &Placement) {
         p.gap * 100.0,
         if p.optimal { " (optimal)" } else { "" }
     );
-    println!();
-    println!("why these offers:");
-    for c in &p.explanation.choices {
-        if c.pinned {
-            continue;
-        }
-        println!(
-            "  {} {:?}: {}/{}/{} at ${:.4}/h{}",
-            c.group,
-            c.indices,
-            c.provider,
-            c.region,
-            c.spec,
-            c.price_usd_per_hour,
-            if c.spot { " (spot)" } else { "" }
-        );
-        for alt in &c.alternatives {
-            println!(
-                "      vs {}/{}/{} ${:.4}/h: {}",
-                alt.provider, alt.region, alt.spec, alt.price_usd_per_hour, alt.reason
-            );
-        }
-    }
+    print!("{}", p.explanation);
     let s = &p.explanation.solver;
     println!(
         "solver: {} ILPs, {} candidates in {} regions; {}",

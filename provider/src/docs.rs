@@ -62,6 +62,25 @@ pub fn pages(repo: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         }
         pages.insert(format!("docs/resources/{name}.md"), page);
     }
+
+    for (name, data_source) in provider.get_data_sources(&mut diags).expect("data sources") {
+        let full = format!("tumblebug_{name}");
+        let schema = data_source.schema(&mut diags).expect("data source schema");
+        let description = &schema.block.description.content;
+        let mut page = front_matter(&format!("{full} Data Source - tumblebug"), description);
+        writeln!(page, "# {full} (Data Source)\n\n{description}\n")?;
+        writeln!(
+            page,
+            "## Example Usage\n\n{}",
+            example(
+                repo,
+                &format!("examples/data-sources/{full}/data-source.tf")
+            )?
+        )?;
+        page.push_str("## Schema\n\n");
+        render_block(&mut page, &schema.block, None);
+        pages.insert(format!("docs/data-sources/{name}.md"), page);
+    }
     Ok(pages)
 }
 
@@ -222,6 +241,9 @@ mod tests {
         check(&provider.schema(&mut diags).unwrap().block, "provider");
         for (name, resource) in provider.get_resources(&mut diags).unwrap() {
             check(&resource.schema(&mut diags).unwrap().block, &name);
+        }
+        for (name, data_source) in provider.get_data_sources(&mut diags).unwrap() {
+            check(&data_source.schema(&mut diags).unwrap().block, &name);
         }
     }
 }

@@ -5,6 +5,7 @@
 //! [`cli`]).
 
 mod cli;
+mod data_sources;
 mod diag;
 mod docs;
 mod drivers;
@@ -12,6 +13,7 @@ mod keys;
 mod mcir;
 mod mcis;
 mod names;
+mod placement;
 mod provider;
 mod resources;
 mod schema;

@@ -13,6 +13,7 @@ use tf_provider::schema::{
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{map, AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
 
+use crate::data_sources::placement::PlacementDataSource;
 use crate::diag;
 use crate::drivers::{Drivers, DRIVER_KINDS};
 use crate::names::check_cloud;
@@ -38,6 +39,18 @@ pub struct Context {
     pub drivers: Drivers,
     /// Pause between status polls while waiting for the clouds.
     pub poll_interval: Duration,
+    /// The user's catalog, when the provider block names one.
+    pub user_catalog: Option<planner::Catalog>,
+}
+
+impl Context {
+    /// The catalog the planner uses: the user's, or the embedded one (parsed on first use, so
+    /// runs that plan nothing do not pay for it).
+    pub fn catalog(&self) -> &planner::Catalog {
+        self.user_catalog
+            .as_ref()
+            .unwrap_or_else(|| planner::Catalog::embedded_ref())
+    }
 }
 
 /// The provider's [`Context`], shared with every resource. Terraform asks for the resource list
@@ -138,8 +151,11 @@ impl Provider for TumblebugProvider {
                          store), relative to the directory where Terraform runs. Created with its \
                          parent directories if missing. Default: `.tumblebug/store.db`."),
                     "catalog" => optional_string(
-                        "Path of a user catalog of cloud offers for the planner. Default: the \
-                         catalog embedded in the provider."),
+                        "The planner's catalog of offers, regions and RTTs: a directory in the \
+                         public formats (Libcloud `pricing.json`, SkyPilot `vms.csv`, \
+                         CB-Tumblebug's `cloudlatencymap.csv`, `cloudinfo.yaml`, ...) or a file \
+                         written by `tumblebug-planner catalog export`. Default: the catalog \
+                         embedded in the provider (see `docs/catalog.md`)."),
                     "clouds" => Attribute {
                         attr_type: AttributeType::Map(AttributeType::String.into()),
                         description: Description::markdown(
@@ -263,19 +279,23 @@ impl Provider for TumblebugProvider {
                 return None;
             }
         };
-        // The planner that reads the catalog arrives with the planner work; until then the setting
-        // is checked so that a wrong path fails now rather than later.
-        if let Some(path) = config.catalog.as_option().map(PathBuf::from) {
-            if !path.is_file() {
-                diag::invalid_attribute(
-                    diags,
-                    "catalog",
-                    format!("The catalog file {} does not exist.", path.display()),
-                    "Give the path of an existing catalog file, or leave `catalog` out to use the embedded one.",
-                );
-                return None;
-            }
-        }
+        let user_catalog = match config.catalog.as_option().map(PathBuf::from) {
+            None => None,
+            Some(path) => match planner::Catalog::load(&path) {
+                Ok(catalog) => Some(catalog),
+                Err(err) => {
+                    diag::invalid_attribute(
+                        diags,
+                        "catalog",
+                        format!("The catalog {} cannot be read: {err}", path.display()),
+                        "Give a directory in the public formats (the layout of the project's \
+                         shared catalog), a catalog exported by `tumblebug-planner catalog \
+                         export`, or leave `catalog` out to use the embedded one.",
+                    );
+                    return None;
+                }
+            },
+        };
         let sim = match config
             .simulator
             .as_option()
@@ -287,6 +307,13 @@ impl Provider for TumblebugProvider {
                 diags.error("Invalid simulator setting", problem, path);
                 return None;
             }
+        };
+        let planner_catalog = user_catalog
+            .as_ref()
+            .unwrap_or_else(|| planner::Catalog::embedded_ref());
+        let sim = clouds::sim::SimConfig {
+            catalog: Some(sim_catalog(planner_catalog)),
+            ..sim
         };
         let simulator = match clouds::sim::SimCloud::open(store.path(), sim) {
             Ok(simulator) => Arc::new(simulator),
@@ -348,6 +375,7 @@ impl Provider for TumblebugProvider {
             store,
             drivers,
             poll_interval,
+            user_catalog,
         });
         Some(())
     }
@@ -369,7 +397,9 @@ impl Provider for TumblebugProvider {
         &self,
         _diags: &mut Diagnostics,
     ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
-        Some(HashMap::new())
+        Some(map! {
+            "placement" => PlacementDataSource::new(self.shared.clone()),
+        })
     }
 }
 
@@ -455,6 +485,42 @@ fn local_config(block: &LocalBlock) -> Result<clouds::local::LocalConfig, String
     }
     config.validate()?;
     Ok(config)
+}
+
+/// The simulator's regions and specs: its built-in table (the seed demo's regions) plus every
+/// region and spec of the planner's catalog, so that whatever the planner chooses, the simulator
+/// accepts.
+fn sim_catalog(catalog: &planner::Catalog) -> clouds::sim::SimCatalog {
+    use clouds::sim::SimRegion;
+    let mut regions: BTreeMap<(String, String), SimRegion> = clouds::sim::SimCatalog::builtin()
+        .regions
+        .into_iter()
+        .map(|r| ((r.provider.clone(), r.region.clone()), r))
+        .collect();
+    // A built-in region without a spec list accepts any spec; adding specs would narrow it.
+    let any_spec: std::collections::BTreeSet<(String, String)> = regions
+        .iter()
+        .filter(|(_, r)| r.specs.is_empty())
+        .map(|(key, _)| key.clone())
+        .collect();
+    for offer in catalog.offers() {
+        let key = (offer.provider.clone(), offer.region.clone());
+        if any_spec.contains(&key) {
+            continue;
+        }
+        let region = regions.entry(key).or_insert_with(|| SimRegion {
+            provider: offer.provider.clone(),
+            region: offer.region.clone(),
+            zones: Vec::new(),
+            specs: Vec::new(),
+        });
+        if !region.specs.contains(&offer.spec) {
+            region.specs.push(offer.spec.clone());
+        }
+    }
+    clouds::sim::SimCatalog {
+        regions: regions.into_values().collect(),
+    }
 }
 
 /// The simulator's configuration from the `simulator` block, or the attribute path and problem.

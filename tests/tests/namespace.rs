@@ -211,7 +211,7 @@ resource "tumblebug_namespace" "this" {
     ));
     let out = ws.fails(&["plan", "-no-color", "-input=false"]);
     assert!(out.contains("Invalid value for \"catalog\""), "{out}");
-    assert!(out.contains("missing.json does not exist"), "{out}");
+    assert!(out.contains("missing.json cannot be read"), "{out}");
 
     ws.write_config(&body.replace("state/nested/tb.db", ""));
     let out = ws.fails(&["validate", "-no-color"]);

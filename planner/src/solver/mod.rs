@@ -48,7 +48,7 @@ pub(crate) use stages::{min_max_rtt, run_stages, solve_once, RunError, RunResult
 use std::time::{Duration, Instant};
 
 /// The MILP backend behind `good_lp`. Only `microlp` (pure Rust) is in the default build;
-/// the `highs` and `coin_cbc` cargo features add the others (see `BENCHMARKS.md`).
+/// the `highs` and `coin_cbc` cargo features add the others (see `docs/benchmarks/planner.md`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {

@@ -1,0 +1,3 @@
+//! One file per Terraform data source.
+
+pub mod placement;
