@@ -512,3 +512,47 @@ fn sigkill_during_apply_then_apply_again_adopts_without_duplicates() {
     ws.destroy();
     assert_eq!(ws.leftovers(), (0, 0, 0), "{:#}", ws.inventory());
 }
+
+#[test]
+fn reboot_trigger_reboots_every_vm_in_place() {
+    let ws = Workspace::new();
+    let with = |trigger: &str| {
+        small("{ aws = 1, gcp = 1 }").replace(
+            "  name      = \"demo\"\n",
+            &format!(
+                "  name      = \"demo\"\n  reboot_trigger = \"{trigger}\"\n  timeouts = {{ update = \"4s\" }}\n"
+            ),
+        )
+    };
+    ws.write_config(&with("first"));
+    ws.init();
+    ws.apply();
+    let before = vm_ids(&mcis(&ws));
+
+    ws.write_config(&with("second"));
+    let plan = ws.plan_json();
+    assert_eq!(planned_actions(&plan, ADDRESS), ["update"]);
+    // While the apply runs, VMs are seen rebooting (GCP's reboot is a stop and a start).
+    let (run, seen) = std::thread::scope(|scope| {
+        let handle =
+            scope.spawn(|| ws.run(&["apply", "-auto-approve", "-input=false", "-no-color"]));
+        let mut seen = std::collections::BTreeSet::new();
+        while !handle.is_finished() {
+            for mcis in ws.inventory()["mcis"].as_array().into_iter().flatten() {
+                for vm in mcis["vms"].as_array().into_iter().flatten() {
+                    if vm["action"] == "reboot" {
+                        seen.insert(vm["group"].as_str().unwrap_or_default().to_owned());
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (handle.join().unwrap(), seen)
+    });
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    assert!(seen.contains("aws") && seen.contains("gcp"), "{seen:?}");
+    let after = mcis(&ws);
+    assert_eq!(after["status"], "Running:6 (R:6/6)", "{after:#}");
+    assert_eq!(vm_ids(&after), before, "a reboot keeps every VM");
+    assert!(ws.plan_is_empty());
+}
