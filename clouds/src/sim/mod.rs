@@ -502,6 +502,11 @@ impl SimCloud {
             .map_err(|e| store_error(&e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| store_error(&e))?;
+        // A simulated cloud need not survive a power cut, so its commits skip the disk sync
+        // (WAL stays consistent). Only this connection: the provider's own records keep full
+        // durability, so a recorded create is never forgotten.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| store_error(&e))?;
         conn.execute_batch(SCHEMA).map_err(|e| store_error(&e))?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(SimCloud {

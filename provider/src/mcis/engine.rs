@@ -307,13 +307,20 @@ impl Engine<'_> {
         resources: &BTreeMap<String, GroupResources>,
     ) -> Result<(Vec<VmRecord>, Vec<VmFailure>)> {
         let now = now_ms();
-        let results: Vec<Result<std::result::Result<VmRecord, VmFailure>>> = stream::iter(vms)
-            .map(|mut vm| async move {
+        let vms: Vec<VmRecord> = vms
+            .into_iter()
+            .map(|mut vm| {
                 vm.action = Some(action);
                 vm.action_at_ms = Some(now);
                 vm.status = action.in_progress();
                 vm.reason = format!("{action} requested");
-                self.store.record_action(&vm)?;
+                vm
+            })
+            .collect();
+        // Every action is in the journal before the first request leaves (one transaction).
+        self.store.record_actions(&vms)?;
+        let results: Vec<Result<std::result::Result<VmRecord, VmFailure>>> = stream::iter(vms)
+            .map(|mut vm| async move {
                 let handle = self.drivers.get(&vm.provider)?;
                 let _permit = handle.limit.acquire().await?;
                 let connection = connection_of(&vm);
@@ -344,7 +351,6 @@ impl Engine<'_> {
                 match sent {
                     Ok(id) => {
                         vm.cloud_id = Some(id);
-                        self.store.put_vm(&vm)?;
                         Ok(Ok(vm))
                     }
                     Err(err) => {
@@ -383,6 +389,9 @@ impl Engine<'_> {
                 Err(failure) => refused.push(failure),
             }
         }
+        // The cloud ids, in one transaction. Should the provider die before this, the next run
+        // finds the created VMs by their tag (see `converge`).
+        self.store.put_vms(&sent)?;
         refused.sort_by(|a, b| a.vm.cmp(&b.vm));
         Ok((sent, refused))
     }
@@ -454,6 +463,7 @@ impl Engine<'_> {
 
     /// Reads one VM's status from its cloud, normalises it with the journal, records it.
     async fn observe(&self, mut vm: VmRecord, deadline: Duration) -> Result<VmRecord> {
+        let before = vm.clone();
         let handle = self.drivers.get(&vm.provider)?;
         let id = vm.cloud_id.clone().expect("observe needs a cloud id");
         let observation = {
@@ -499,7 +509,10 @@ impl Engine<'_> {
             vm.action = None;
             vm.action_at_ms = None;
         }
-        self.store.record_status(&vm, previous, now)?;
+        // Most polls see nothing new; writing only changes spares the disk a sync per VM.
+        if vm != before {
+            self.store.record_status(&vm, previous, now)?;
+        }
         Ok(vm)
     }
 

@@ -196,6 +196,62 @@ fn mcir_from_row(row: &Row) -> rusqlite::Result<McirRecord> {
     })
 }
 
+/// Writes a VM row on `conn` (the store's connection, or a transaction on it).
+fn put_vm_on(conn: &rusqlite::Connection, vm: &VmRecord) -> Result<()> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO vm ({VM_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+    ))?;
+    stmt.execute(params![
+        vm.key.namespace,
+        vm.key.mcis,
+        vm.key.group,
+        vm.key.index,
+        vm.provider,
+        vm.region,
+        vm.spec,
+        vm.image,
+        vm.zone,
+        vm.cloud_id,
+        vm.status.as_str(),
+        vm.native,
+        vm.reason,
+        vm.public_ip,
+        vm.private_ip,
+        vm.action.map(Action::as_str),
+        vm.action_at_ms,
+        vm.host_key,
+    ])?;
+    Ok(())
+}
+
+/// Appends a journal entry on `conn` (the store's connection, or a transaction on it).
+fn journal_on(
+    conn: &rusqlite::Connection,
+    key: &VmKey,
+    at_ms: i64,
+    event: &str,
+    action: Option<Action>,
+    status: Option<UnifiedStatus>,
+    detail: &str,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO journal (at_ms, namespace, mcis, grp, idx, event, action, status, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    stmt.execute(params![
+        at_ms,
+        key.namespace,
+        key.mcis,
+        key.group,
+        key.index,
+        event,
+        action.map(Action::as_str),
+        status.map(UnifiedStatus::as_str),
+        detail
+    ])?;
+    Ok(())
+}
+
 impl Store {
     /// Adds an MCIS record. Returns `false`, changing nothing, when the name is taken.
     pub fn insert_mcis(&self, mcis: &McisRecord) -> Result<bool> {
@@ -262,55 +318,48 @@ impl Store {
         Ok(vms)
     }
 
-    /// Writes a VM row (insert or replace).
-    pub fn put_vm(&self, vm: &VmRecord) -> Result<()> {
+    /// Writes VM rows in one transaction: one disk sync for all of them, which is what keeps a
+    /// 1000-VM apply from waiting on 1000 syncs in a row.
+    pub fn put_vms(&self, vms: &[VmRecord]) -> Result<()> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "INSERT OR REPLACE INTO vm ({VM_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-        ))?;
-        stmt.execute(params![
-            vm.key.namespace,
-            vm.key.mcis,
-            vm.key.group,
-            vm.key.index,
-            vm.provider,
-            vm.region,
-            vm.spec,
-            vm.image,
-            vm.zone,
-            vm.cloud_id,
-            vm.status.as_str(),
-            vm.native,
-            vm.reason,
-            vm.public_ip,
-            vm.private_ip,
-            vm.action.map(Action::as_str),
-            vm.action_at_ms,
-            vm.host_key,
-        ])?;
+        let tx = conn.unchecked_transaction()?;
+        for vm in vms {
+            put_vm_on(&tx, vm)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
-    /// Records a control action *before* it is sent: the VM row (with the action in flight and its
-    /// in-progress status) and a journal entry, in one transaction.
-    pub fn record_action(&self, vm: &VmRecord) -> Result<()> {
-        let action = vm.action.expect("record_action needs an action in flight");
-        self.put_vm(vm)?;
-        self.journal(
-            &vm.key,
-            vm.action_at_ms.unwrap_or_default(),
-            "action",
-            Some(action),
-            Some(vm.status),
-            &vm.reason,
-        )
+    /// Records control actions *before* they are sent: each VM row (with the action in flight
+    /// and its in-progress status) and a journal entry, all in one transaction.
+    pub fn record_actions(&self, vms: &[VmRecord]) -> Result<()> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        for vm in vms {
+            let action = vm.action.expect("record_actions needs an action in flight");
+            put_vm_on(&tx, vm)?;
+            journal_on(
+                &tx,
+                &vm.key,
+                vm.action_at_ms.unwrap_or_default(),
+                "action",
+                Some(action),
+                Some(vm.status),
+                &vm.reason,
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Records an observation: the VM row, and a journal entry when the status changed.
     pub fn record_status(&self, vm: &VmRecord, previous: UnifiedStatus, at_ms: i64) -> Result<()> {
-        self.put_vm(vm)?;
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        put_vm_on(&tx, vm)?;
         if vm.status != previous {
-            self.journal(
+            journal_on(
+                &tx,
                 &vm.key,
                 at_ms,
                 "status",
@@ -319,6 +368,7 @@ impl Store {
                 &vm.reason,
             )?;
         }
+        tx.commit()?;
         Ok(())
     }
 
@@ -340,23 +390,7 @@ impl Store {
         status: Option<UnifiedStatus>,
         detail: &str,
     ) -> Result<()> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "INSERT INTO journal (at_ms, namespace, mcis, grp, idx, event, action, status, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
-        stmt.execute(params![
-            at_ms,
-            key.namespace,
-            key.mcis,
-            key.group,
-            key.index,
-            event,
-            action.map(Action::as_str),
-            status.map(UnifiedStatus::as_str),
-            detail
-        ])?;
-        Ok(())
+        journal_on(&self.conn(), key, at_ms, event, action, status, detail)
     }
 
     /// Adds an MCIR record. Returns `false`, changing nothing, when the name is taken.
