@@ -20,6 +20,9 @@ ensure_packages() {
     command -v ip >/dev/null || missing+=(iproute2)
     [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
     command -v ssh >/dev/null || missing+=(openssh-client)
+    # libssh2 (the remote crate's SSH layer) is built from source against the system's OpenSSL.
+    command -v pkg-config >/dev/null || missing+=(pkg-config)
+    pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
     if ((${#missing[@]})); then
         log "installing ${missing[*]}"
         local sudo=""
