@@ -17,6 +17,7 @@ use crate::data_sources::placement::PlacementDataSource;
 use crate::diag;
 use crate::drivers::{Drivers, DRIVER_KINDS};
 use crate::names::check_cloud;
+use crate::resources::command::CommandResource;
 use crate::resources::mcir::McirResource;
 use crate::resources::mcis::McisResource;
 use crate::resources::namespace::NamespaceResource;
@@ -390,6 +391,7 @@ impl Provider for TumblebugProvider {
             "vnet" => McirResource::<Vnet>::new(self.shared.clone()),
             "security_group" => McirResource::<SecurityGroup>::new(self.shared.clone()),
             "ssh_key" => McirResource::<SshKey>::new(self.shared.clone()),
+            "command" => CommandResource::new(self.shared.clone()),
         })
     }
 

@@ -34,6 +34,10 @@ fn namespaces_with(prefix: &str) -> Vec<String> {
 }
 
 fn config(state_dir: &Path, prefix: &str, pool: &str, status: &str) -> String {
+    config_with(state_dir, prefix, pool, status, "")
+}
+
+fn config_with(state_dir: &Path, prefix: &str, pool: &str, status: &str, extra: &str) -> String {
     format!(
         r#"
 provider "tumblebug" {{
@@ -76,6 +80,7 @@ output "private_key" {{
   value     = tumblebug_ssh_key.ops.private_key
   sensitive = true
 }}
+{extra}
 "#,
         state_dir.display()
     )
@@ -176,6 +181,68 @@ fn local_mcis_runs_real_hosts_reachable_with_pinned_keys_and_destroy_leaves_noth
         .unwrap();
     assert!(!refused.status.success());
     assert!(ws.plan_is_empty());
+
+    // tumblebug_command runs on every VM, each in its own filesystem.
+    let command = r#"
+resource "tumblebug_command" "hello" {
+  mcis_id  = tumblebug_mcis.lab.id
+  commands = ["echo ran > /srv/ran", "cat /srv/who"]
+}
+"#;
+    ws.write_config(&config_with(dir, prefix, pool, "running", command));
+    ws.apply();
+    let show = ws.show_json();
+    let results = state_values(&show, "tumblebug_command.hello")["results"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let seen: Vec<(String, i64, String)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["vm"].as_str().unwrap().to_owned(),
+                r["exit_code"].as_i64().unwrap(),
+                r["stdout"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        (0..3)
+            .map(|i| (format!("lab-node-{i}"), 0, format!("vm{i}")))
+            .collect::<Vec<_>>()
+    );
+    for (i, vm) in vms.iter().enumerate() {
+        let (address, host_key) = (
+            vm["public_ip"].as_str().unwrap(),
+            vm["host_key"].as_str().unwrap(),
+        );
+        assert_eq!(
+            ssh(&ws, &key, address, host_key, "cat /srv/ran").trim(),
+            "ran",
+            "vm{i}"
+        );
+    }
+    assert!(ws.plan_is_empty());
+
+    // A failing command fails the apply and names every VM with its stderr.
+    let failing = r#"
+resource "tumblebug_command" "hello" {
+  mcis_id  = tumblebug_mcis.lab.id
+  commands = ["echo broken >&2", "exit 3"]
+}
+"#;
+    ws.write_config(&config_with(dir, prefix, pool, "running", failing));
+    let out = ws.fails(&["apply", "-auto-approve", "-no-color"]);
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    for i in 0..3 {
+        assert!(
+            out.contains(&format!("lab-node-{i}: exit code 3 broken")),
+            "{out}"
+        );
+    }
+    ws.write_config(&config(dir, prefix, pool, "running"));
+    ws.apply();
 
     // Suspend and resume through the same lifecycle as any cloud.
     ws.write_config(&config(dir, prefix, pool, "suspended"));

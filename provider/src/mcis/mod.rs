@@ -1,6 +1,7 @@
 //! MCIS domain logic, free of Terraform types: what an MCIS is made of ([`McisSpec`]) and the
 //! engine that makes the clouds match it ([`engine`]).
 
+pub mod access;
 pub mod engine;
 
 use serde::{Deserialize, Serialize};

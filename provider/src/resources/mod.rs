@@ -2,6 +2,7 @@
 //! read, update, delete, import, then the state model. The three MCIR resources share their CRUD
 //! in `mcir.rs`; their own files hold what differs.
 
+pub mod command;
 pub mod mcir;
 pub mod mcis;
 pub mod namespace;
