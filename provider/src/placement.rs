@@ -13,7 +13,7 @@ use tf_provider::schema::{
 use tf_provider::value::Value;
 use tf_provider::{map, AttributePath, Diagnostics};
 
-use crate::schema::{number, optional_string};
+use crate::schema::{attribute, number, optional_string};
 
 /// The `requirements` block of a VM group: what its VMs need, for the planner to choose
 /// provider, region and spec.
@@ -31,11 +31,8 @@ pub fn requirements_block() -> NestedBlock {
 }
 
 fn requirement_attributes() -> HashMap<String, Attribute> {
-    let typed = |attr_type: AttributeType, description: &str| Attribute {
-        attr_type,
-        description: Description::markdown(description),
-        constraint: AttributeConstraint::Optional,
-        ..Default::default()
+    let typed = |attr_type: AttributeType, description: &str| {
+        attribute(attr_type, AttributeConstraint::Optional, description)
     };
     let numbers = || AttributeType::Map(AttributeType::Number.into());
     let strings = || AttributeType::List(AttributeType::String.into());

@@ -4,7 +4,8 @@
 
 use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Description};
 
-fn attribute(
+/// An attribute of any type.
+pub fn attribute(
     attr_type: AttributeType,
     constraint: AttributeConstraint,
     description: &str,

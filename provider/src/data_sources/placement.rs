@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::{
-    Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema,
+    AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema,
 };
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{map, AttributePath, DataSource, Diagnostics};
@@ -16,7 +16,7 @@ use crate::placement::{
     GroupRequirementFields, PlacementBlock,
 };
 use crate::provider::Shared;
-use crate::schema::{computed_string, number, required_string};
+use crate::schema::{attribute, computed_string, number, required_string};
 use crate::{diag, placement};
 
 /// The data source; holds the provider's shared context (for the catalog).
@@ -43,13 +43,8 @@ pub fn placed_vm_type() -> AttributeType {
     })
 }
 
-fn computed(attr_type: AttributeType, description: &str) -> Attribute {
-    Attribute {
-        attr_type,
-        description: Description::markdown(description),
-        constraint: AttributeConstraint::Computed,
-        ..Default::default()
-    }
+fn computed(attr_type: AttributeType, description: &str) -> tf_provider::schema::Attribute {
+    attribute(attr_type, AttributeConstraint::Computed, description)
 }
 
 #[async_trait]

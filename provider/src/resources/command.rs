@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tf_provider::schema::{
-    Attribute, AttributeConstraint, AttributeType, Block, Description, Schema,
-};
+use tf_provider::schema::{AttributeConstraint, AttributeType, Block, Description, Schema};
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{map, AttributePath, Diagnostics, Resource};
 
@@ -18,7 +16,7 @@ use crate::diag;
 use crate::mcis::access::ssh_targets;
 use crate::provider::Shared;
 use crate::resources::mcir::differing;
-use crate::schema::{computed_string, optional_string, required_string};
+use crate::schema::{attribute, computed_string, optional_string, required_string};
 use crate::timeouts::parse_duration;
 
 /// Lines of stdout/stderr kept per VM in state and shown in diagnostics.
@@ -34,19 +32,6 @@ pub struct CommandResource {
 impl CommandResource {
     pub fn new(shared: Shared) -> Self {
         CommandResource { shared }
-    }
-}
-
-fn typed(
-    attr_type: AttributeType,
-    constraint: AttributeConstraint,
-    description: &str,
-) -> Attribute {
-    Attribute {
-        attr_type,
-        description: Description::markdown(description),
-        constraint,
-        ..Default::default()
     }
 }
 
@@ -78,13 +63,13 @@ impl Resource for CommandResource {
                     "id" => computed_string("`<mcis_id>/<group or *>`, with the time of the run."),
                     "mcis_id" => required_string("The MCIS's `id` (`<namespace>/<name>`): reference `tumblebug_mcis.<x>.id`."),
                     "group" => optional_string("Only the VMs of this `vm_group`; all VMs when left out."),
-                    "commands" => typed(AttributeType::List(AttributeType::String.into()), AttributeConstraint::Required,
+                    "commands" => attribute(AttributeType::List(AttributeType::String.into()), AttributeConstraint::Required,
                         "Shell commands, run in order by `sh` on each VM; the first failing command stops that VM's run."),
-                    "triggers" => typed(AttributeType::Map(AttributeType::String.into()), AttributeConstraint::Optional,
+                    "triggers" => attribute(AttributeType::Map(AttributeType::String.into()), AttributeConstraint::Optional,
                         "Any values; changing one runs the commands again."),
                     "user" => optional_string("Login user. Default `root`."),
                     "timeout" => optional_string("Time limit per VM, e.g. `5m`. Default `10m`."),
-                    "results" => typed(AttributeType::List(result.into()), AttributeConstraint::Computed,
+                    "results" => attribute(AttributeType::List(result.into()), AttributeConstraint::Computed,
                         "Per VM: `vm` (its name), `exit_code`, and the last 20 lines of `stdout` and `stderr`."),
                 },
                 ..Default::default()
