@@ -83,6 +83,11 @@ pub const DEFAULT_CIDR: &str = "10.0.0.0/16";
 /// Its subnet.
 pub const DEFAULT_SUBNET: &str = "10.0.1.0/24";
 
+/// The name of the MCIR of each kind an MCIS creates for itself in one connection.
+pub fn auto_name(mcis: &str, provider: &str, region: &str) -> String {
+    format!("{mcis}-{provider}-{region}")
+}
+
 /// What an MCIS creates for itself when a group names no MCIR of `kind`: the default network,
 /// a security group in `vnet` that lets SSH in and everything out, or a new key. Returns the
 /// detail and the secret (the private key).

@@ -186,8 +186,8 @@ impl GroupRequirementFields {
         group.insert("name".into(), json!(name));
         group.insert("count".into(), json!(count));
         let fields = [
-            ("vcpu", known(&self.vcpu, |m| map_json(m))?),
-            ("memory_gib", known(&self.memory_gib, |m| map_json(m))?),
+            ("vcpu", known(&self.vcpu, map_json)?),
+            ("memory_gib", known(&self.memory_gib, map_json)?),
             ("arch", known(&self.arch, |s| Ok(json!(s)))?),
             (
                 "gpu",
@@ -230,7 +230,7 @@ impl PlacementBlock {
         let mut out = Map::new();
         let fields = [
             ("objective", known(&self.objective, |s| Ok(json!(s)))?),
-            ("weights", known(&self.weights, |m| map_json(m))?),
+            ("weights", known(&self.weights, map_json)?),
             (
                 "max_latency_ms",
                 known(&self.max_latency_ms, |x| Ok(json!(x)))?,

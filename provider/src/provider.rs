@@ -41,7 +41,7 @@ pub struct Context {
     /// Pause between status polls while waiting for the clouds.
     pub poll_interval: Duration,
     /// The user's catalog, when the provider block names one.
-    pub user_catalog: Option<planner::Catalog>,
+    pub user_catalog: Option<Arc<planner::Catalog>>,
 }
 
 impl Context {
@@ -49,7 +49,7 @@ impl Context {
     /// runs that plan nothing do not pay for it).
     pub fn catalog(&self) -> &planner::Catalog {
         self.user_catalog
-            .as_ref()
+            .as_deref()
             .unwrap_or_else(|| planner::Catalog::embedded_ref())
     }
 }
@@ -283,7 +283,7 @@ impl Provider for TumblebugProvider {
         let user_catalog = match config.catalog.as_option().map(PathBuf::from) {
             None => None,
             Some(path) => match planner::Catalog::load(&path) {
-                Ok(catalog) => Some(catalog),
+                Ok(catalog) => Some(Arc::new(catalog)),
                 Err(err) => {
                     diag::invalid_attribute(
                         diags,
@@ -309,15 +309,18 @@ impl Provider for TumblebugProvider {
                 return None;
             }
         };
-        let planner_catalog = user_catalog
-            .as_ref()
-            .unwrap_or_else(|| planner::Catalog::embedded_ref());
-        let sim = clouds::sim::SimConfig {
-            catalog: Some(sim_catalog(planner_catalog)),
-            ..sim
-        };
         let simulator = match clouds::sim::SimCloud::open(store.path(), sim) {
-            Ok(simulator) => Arc::new(simulator),
+            Ok(simulator) => {
+                // The planner's catalog is parsed only if a request leaves the built-in regions.
+                let catalog = user_catalog.clone();
+                Arc::new(simulator.with_more_regions(move || {
+                    sim_catalog(
+                        catalog
+                            .as_deref()
+                            .unwrap_or_else(|| planner::Catalog::embedded_ref()),
+                    )
+                }))
+            }
             Err(err) => {
                 diag::failed(
                     diags,
@@ -489,36 +492,21 @@ fn local_config(block: &LocalBlock) -> Result<clouds::local::LocalConfig, String
     Ok(config)
 }
 
-/// The simulator's regions and specs: its built-in table (the seed demo's regions) plus every
-/// region and spec of the planner's catalog, so that whatever the planner chooses, the simulator
-/// accepts.
+/// Every region and spec of the planner's catalog, as simulator regions: the simulator accepts
+/// whatever the planner chooses.
 fn sim_catalog(catalog: &planner::Catalog) -> clouds::sim::SimCatalog {
-    use clouds::sim::SimRegion;
-    let mut regions: BTreeMap<(String, String), SimRegion> = clouds::sim::SimCatalog::builtin()
-        .regions
-        .into_iter()
-        .map(|r| ((r.provider.clone(), r.region.clone()), r))
-        .collect();
-    // A built-in region without a spec list accepts any spec; adding specs would narrow it.
-    let any_spec: std::collections::BTreeSet<(String, String)> = regions
-        .iter()
-        .filter(|(_, r)| r.specs.is_empty())
-        .map(|(key, _)| key.clone())
-        .collect();
+    let mut regions: BTreeMap<(&str, &str), clouds::sim::SimRegion> = BTreeMap::new();
     for offer in catalog.offers() {
-        let key = (offer.provider.clone(), offer.region.clone());
-        if any_spec.contains(&key) {
-            continue;
-        }
-        let region = regions.entry(key).or_insert_with(|| SimRegion {
-            provider: offer.provider.clone(),
-            region: offer.region.clone(),
-            zones: Vec::new(),
-            specs: Vec::new(),
-        });
-        if !region.specs.contains(&offer.spec) {
-            region.specs.push(offer.spec.clone());
-        }
+        regions
+            .entry((&offer.provider, &offer.region))
+            .or_insert_with(|| clouds::sim::SimRegion {
+                provider: offer.provider.clone(),
+                region: offer.region.clone(),
+                zones: Vec::new(),
+                specs: Vec::new(),
+            })
+            .specs
+            .push(offer.spec.clone());
     }
     clouds::sim::SimCatalog {
         regions: regions.into_values().collect(),

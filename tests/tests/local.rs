@@ -86,11 +86,17 @@ output "private_key" {{
     )
 }
 
-/// Runs `command` on `address` as root with the MCIS key, trusting only the pinned host key.
-fn ssh(ws: &Workspace, key: &Path, address: &str, host_key: &str, command: &str) -> String {
+/// Runs `command` on `address` as root with the MCIS key, trusting only `host_key` for it.
+fn ssh_output(
+    ws: &Workspace,
+    key: &Path,
+    address: &str,
+    host_key: &str,
+    command: &str,
+) -> std::process::Output {
     let known = ws.dir().join(format!("known_hosts-{address}"));
     std::fs::write(&known, format!("{address} {host_key}\n")).unwrap();
-    let out = Command::new("ssh")
+    Command::new("ssh")
         .args([
             "-i",
             &key.to_string_lossy(),
@@ -106,7 +112,12 @@ fn ssh(ws: &Workspace, key: &Path, address: &str, host_key: &str, command: &str)
             command,
         ])
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// [`ssh_output`] that must succeed; its stdout.
+fn ssh(ws: &Workspace, key: &Path, address: &str, host_key: &str, command: &str) -> String {
+    let out = ssh_output(ws, key, address, host_key, command);
     assert!(
         out.status.success(),
         "ssh {address} {command}: {}",
@@ -162,23 +173,7 @@ fn local_mcis_runs_real_hosts_reachable_with_pinned_keys_and_destroy_leaves_noth
     // A wrong pinned key is refused: host keys are never trusted blindly.
     let other = vms[1]["host_key"].as_str().unwrap();
     let address = vms[0]["public_ip"].as_str().unwrap();
-    let known = ws.dir().join("known_hosts-wrong");
-    std::fs::write(&known, format!("{address} {other}\n")).unwrap();
-    let refused = Command::new("ssh")
-        .args([
-            "-i",
-            &key.to_string_lossy(),
-            "-o",
-            &format!("UserKnownHostsFile={}", known.display()),
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "BatchMode=yes",
-            &format!("root@{address}"),
-            "true",
-        ])
-        .output()
-        .unwrap();
+    let refused = ssh_output(&ws, &key, address, other, "true");
     assert!(!refused.status.success());
     assert!(ws.plan_is_empty());
 

@@ -1,9 +1,9 @@
 //! The simulator's catalog: which regions, zones and specs each simulated cloud accepts.
 //!
-//! It is a plain data value so that the provider can build it from the planner's catalog (one
-//! [`SimRegion`] per provider region, with the specs offered there); until then
-//! [`SimCatalog::builtin`] is a small hand-written table with enough regions for the seed demo
-//! (one MCIS of 18 VMs over AWS, Azure, GCP and Alibaba in 10 regions).
+//! It is a plain data value. [`SimCatalog::builtin`] is a small hand-written table with enough
+//! regions for the seed demo (one MCIS of 18 VMs over AWS, Azure, GCP and Alibaba in 10 regions);
+//! the provider adds the planner's catalog (one [`SimRegion`] per provider region, with the specs
+//! offered there) through `SimCloud::with_more_regions`.
 
 use serde::{Deserialize, Serialize};
 

@@ -213,6 +213,15 @@ pub struct SimCloud {
     settings: Resolved,
     clock: Clock,
     path: PathBuf,
+    more: Option<MoreRegions>,
+}
+
+/// Regions and specs accepted beyond the configured catalog, built on first need: the provider
+/// derives them from the planner's catalog, which it would rather not parse on every start when
+/// every request names a region of the configured catalog anyway.
+struct MoreRegions {
+    build: Box<dyn Fn() -> SimCatalog + Send + Sync>,
+    built: std::sync::OnceLock<SimCatalog>,
 }
 
 impl fmt::Debug for SimCloud {
@@ -515,7 +524,21 @@ impl SimCloud {
             settings,
             clock,
             path: path.to_owned(),
+            more: None,
         })
+    }
+
+    /// Also accepts the regions and specs of the catalog `build` returns, calling it only when a
+    /// request names a region, or a spec in a region, that the configured catalog lacks.
+    pub fn with_more_regions(
+        mut self,
+        build: impl Fn() -> SimCatalog + Send + Sync + 'static,
+    ) -> SimCloud {
+        self.more = Some(MoreRegions {
+            build: Box::new(build),
+            built: std::sync::OnceLock::new(),
+        });
+        self
     }
 
     /// The configuration the simulator was opened with.
@@ -614,18 +637,31 @@ impl SimCloud {
     /// The personality and catalog region of a connection, or the cloud's error listing what is
     /// valid.
     fn locate(&self, connection: &Connection) -> Result<(Cloud, &SimRegion), CloudError> {
+        self.locate_offering(connection, None)
+    }
+
+    /// [`SimCloud::locate`] for a request that needs `spec`: a region of the configured catalog
+    /// that lacks the spec gives way to the same region of the extra regions, if they offer it.
+    fn locate_offering(
+        &self,
+        connection: &Connection,
+        spec: Option<&str>,
+    ) -> Result<(Cloud, &SimRegion), CloudError> {
         let cloud = Cloud::from_str(&connection.provider)
             .map_err(|_| personality::unknown_provider(&connection.provider))?;
         let catalog = &self.settings.catalog;
-        let region = catalog
-            .region(cloud.as_str(), &connection.region)
-            .ok_or_else(|| {
-                personality::unknown_region(
-                    cloud,
-                    &connection.region,
-                    &catalog.regions(cloud.as_str()),
-                )
-            })?;
+        let fits = |r: &&SimRegion| spec.is_none_or(|spec| r.offers(spec));
+        let base = catalog.region(cloud.as_str(), &connection.region);
+        let more = || {
+            let more = self.more.as_ref()?;
+            more.built
+                .get_or_init(|| (more.build)())
+                .region(cloud.as_str(), &connection.region)
+                .filter(fits)
+        };
+        let region = base.filter(fits).or_else(more).or(base).ok_or_else(|| {
+            personality::unknown_region(cloud, &connection.region, &catalog.regions(cloud.as_str()))
+        })?;
         Ok((cloud, region))
     }
 
@@ -1020,7 +1056,7 @@ impl SimCloud {
     }
 
     fn create_vm_now(&self, request: &VmRequest) -> Result<String, CloudError> {
-        let (cloud, region) = self.locate(&request.connection)?;
+        let (cloud, region) = self.locate_offering(&request.connection, Some(&request.spec))?;
         let p = personality::of(cloud);
         let zones = region.zones_or_default(cloud);
         let zone = match &request.zone {

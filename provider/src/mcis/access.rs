@@ -7,7 +7,7 @@ use anyhow::{anyhow, Context as _, Result};
 use lifecycle::UnifiedStatus;
 
 use super::McisSpec;
-use crate::mcir::McirKind;
+use crate::mcir::{auto_name, McirKind};
 use crate::store::Store;
 
 /// The running VMs that share one SSH key, and that key.
@@ -62,7 +62,7 @@ pub fn ssh_targets(
             .iter()
             .find(|g| g.name == vm.key.group)
             .and_then(|g| g.ssh_key.clone())
-            .unwrap_or_else(|| format!("{mcis}-{}-{}", vm.provider, vm.region));
+            .unwrap_or_else(|| auto_name(mcis, &vm.provider, &vm.region));
         by_key
             .entry(key_name)
             .or_default()

@@ -16,7 +16,7 @@ use lifecycle::{normalize_status, Action, NativeStatus, Observation, UnifiedStat
 
 use super::{DesiredStatus, McisSpec, VmGroupSpec};
 use crate::drivers::Drivers;
-use crate::mcir::{auto_detail, McirKind};
+use crate::mcir::{auto_detail, auto_name, McirKind};
 use crate::store::{McirRecord, Store, VmKey, VmRecord};
 
 /// Tag naming the VM (`namespace/mcis/group/index`): how an interrupted create is adopted.
@@ -542,7 +542,7 @@ impl Engine<'_> {
             provider: group.provider.clone(),
             region: group.region.clone(),
         };
-        let auto = format!("{mcis}-{}-{}", group.provider, group.region);
+        let auto = auto_name(mcis, &group.provider, &group.region);
         let vnet = group.vnet.clone().unwrap_or_else(|| auto.clone());
         let mut ids = Vec::new();
         for (kind, chosen) in [

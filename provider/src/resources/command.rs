@@ -15,7 +15,7 @@ use tf_provider::{map, AttributePath, Diagnostics, Resource};
 use crate::diag;
 use crate::mcis::access::ssh_targets;
 use crate::provider::Shared;
-use crate::resources::mcir::differing;
+use crate::resources::differing;
 use crate::schema::{attribute, computed_string, optional_string, required_string};
 use crate::timeouts::parse_duration;
 

@@ -16,6 +16,7 @@ use tf_provider::schema::{Attribute, Block, Description, NestedBlock, Schema};
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{map, AttributePath, Diagnostics, Resource};
 
+use super::differing;
 use crate::diag;
 use crate::mcir::{McirDetail, McirKind};
 use crate::mcis::engine::Engine;
@@ -420,13 +421,4 @@ impl<S: McirShape> Resource for McirResource<S> {
             }
         }
     }
-}
-
-/// The names of the fields that differ, from a list of `(name, prior != proposed)` pairs.
-pub fn differing(fields: &[(&'static str, bool)]) -> Vec<&'static str> {
-    fields
-        .iter()
-        .filter(|(_, differs)| *differs)
-        .map(|(name, _)| *name)
-        .collect()
 }

@@ -9,3 +9,13 @@ pub mod namespace;
 pub mod security_group;
 pub mod ssh_key;
 pub mod vnet;
+
+/// The names of the attributes that differ between a prior state and a plan, from a list of
+/// `(name, prior != proposed)` pairs.
+pub fn differing(fields: &[(&'static str, bool)]) -> Vec<&'static str> {
+    fields
+        .iter()
+        .filter(|(_, differs)| *differs)
+        .map(|(name, _)| *name)
+        .collect()
+}

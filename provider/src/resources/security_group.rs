@@ -8,7 +8,8 @@ use tf_provider::schema::{Attribute, AttributeConstraint, Block, Description, Ne
 use tf_provider::value::Value;
 use tf_provider::{map, AttributePath, Diagnostics};
 
-use super::mcir::{differing, Identity, McirShape};
+use super::differing;
+use super::mcir::{Identity, McirShape};
 use super::vnet::parse_cidr;
 use crate::diag;
 use crate::mcir::{McirDetail, McirKind};

@@ -8,7 +8,8 @@ use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Descrip
 use tf_provider::value::Value;
 use tf_provider::{map, Diagnostics};
 
-use super::mcir::{differing, Identity, McirShape};
+use super::differing;
+use super::mcir::{Identity, McirShape};
 use crate::diag;
 use crate::mcir::{McirDetail, McirKind, DEFAULT_CIDR, DEFAULT_SUBNET};
 use crate::store::McirRecord;
