@@ -13,6 +13,7 @@ mod keys;
 mod mcir;
 mod mcis;
 mod names;
+mod number;
 mod placement;
 mod provider;
 mod resources;

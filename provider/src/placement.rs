@@ -13,6 +13,7 @@ use tf_provider::schema::{
 use tf_provider::value::Value;
 use tf_provider::{map, AttributePath, Diagnostics};
 
+use crate::number::Number;
 use crate::schema::{attribute, number, optional_string};
 
 /// The `requirements` block of a VM group: what its VMs need, for the planner to choose
@@ -101,12 +102,12 @@ pub fn placement_block() -> NestedBlock {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlacementBlock {
     pub objective: Value<String>,
-    pub weights: Value<BTreeMap<String, Value<f64>>>,
-    pub max_latency_ms: Value<f64>,
+    pub weights: Value<BTreeMap<String, Value<Number>>>,
+    pub max_latency_ms: Value<Number>,
     pub min_providers: Value<i64>,
     pub min_regions: Value<i64>,
     pub max_vms_per_region: Value<i64>,
-    pub max_hourly_cost: Value<f64>,
+    pub max_hourly_cost: Value<Number>,
     #[serde(with = "tf_provider::value::serde_as_vec")]
     pub near: Value<NearBlock>,
 }
@@ -114,16 +115,16 @@ pub struct PlacementBlock {
 /// The `near` block.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NearBlock {
-    pub latitude: Value<f64>,
-    pub longitude: Value<f64>,
-    pub max_distance_km: Value<f64>,
+    pub latitude: Value<Number>,
+    pub longitude: Value<Number>,
+    pub max_distance_km: Value<Number>,
 }
 
 /// The `requirements` block of one group, as state holds it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GroupRequirementFields {
-    pub vcpu: Value<BTreeMap<String, Value<f64>>>,
-    pub memory_gib: Value<BTreeMap<String, Value<f64>>>,
+    pub vcpu: Value<BTreeMap<String, Value<Number>>>,
+    pub memory_gib: Value<BTreeMap<String, Value<Number>>>,
     pub arch: Value<String>,
     pub gpu: Value<BTreeMap<String, Value<String>>>,
     pub providers: Value<Vec<Value<String>>>,
@@ -159,10 +160,10 @@ fn number_json(x: f64) -> Json {
     }
 }
 
-fn map_json(m: &BTreeMap<String, Value<f64>>) -> Result<Json, Unknown> {
+fn map_json(m: &BTreeMap<String, Value<Number>>) -> Result<Json, Unknown> {
     let mut out = Map::new();
     for (k, v) in m {
-        if let Some(x) = known(v, |x: &f64| Ok(number_json(*x)))? {
+        if let Some(x) = known(v, |x: &Number| Ok(number_json(x.0)))? {
             out.insert(k.clone(), x);
         }
     }
@@ -274,28 +275,77 @@ impl PlacementBlock {
     }
 }
 
+/// The `placement` block in the planner's JSON (`{}` when there is none).
+pub fn policy_json(placement: &Value<PlacementBlock>) -> Result<Json, Unknown> {
+    match placement {
+        Value::Value(block) => block.to_json(),
+        Value::Null => Ok(json!({})),
+        Value::Unknown => Err(Unknown),
+    }
+}
+
 /// The planner's request from groups' JSON and the placement block; `Ok(None)` while a value is
 /// unknown, `Err` with the problems (each naming its field) when the request is invalid.
 pub fn requirements(
     groups: Vec<Json>,
     placement: &Value<PlacementBlock>,
 ) -> Result<Option<planner::Requirements>, Vec<String>> {
-    let placement = match placement {
-        Value::Value(block) => match block.to_json() {
-            Ok(json) => json,
-            Err(Unknown) => return Ok(None),
-        },
-        Value::Null => json!({}),
-        Value::Unknown => return Ok(None),
-    };
-    let request = json!({ "groups": groups, "placement": placement });
+    match policy_json(placement) {
+        Ok(policy) => request(groups, policy).map(Some),
+        Err(Unknown) => Ok(None),
+    }
+}
+
+/// The planner's request from groups' JSON and the policy's JSON, checked by the planner's own
+/// parser and `validate` (each problem names its field).
+pub fn request(groups: Vec<Json>, policy: Json) -> Result<planner::Requirements, Vec<String>> {
+    let request = json!({ "groups": groups, "placement": policy });
     let parsed: planner::Requirements =
         serde_json::from_value(request).map_err(|e| vec![e.to_string()])?;
     let problems = parsed.validate();
     if problems.is_empty() {
-        Ok(Some(parsed))
+        Ok(parsed)
     } else {
         Err(problems)
+    }
+}
+
+/// The fields of each entry of `vms` (and of `tumblebug_mcis.planned_vms`).
+pub fn placed_vm_type() -> AttributeType {
+    AttributeType::Object(map! {
+        "group" => AttributeType::String,
+        "index" => AttributeType::Number,
+        "provider" => AttributeType::String,
+        "region" => AttributeType::String,
+        "spec" => AttributeType::String,
+        "price_usd_per_hour" => AttributeType::Number,
+        "spot" => AttributeType::Bool,
+    })
+}
+
+/// One placed VM.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlacedVmState {
+    pub group: Value<String>,
+    pub index: Value<i64>,
+    pub provider: Value<String>,
+    pub region: Value<String>,
+    pub spec: Value<String>,
+    pub price_usd_per_hour: Value<Number>,
+    pub spot: Value<bool>,
+}
+
+impl From<&crate::mcis::plan::PlacedVm> for PlacedVmState {
+    fn from(vm: &crate::mcis::plan::PlacedVm) -> Self {
+        PlacedVmState {
+            group: Value::Value(vm.group.clone()),
+            index: Value::Value(vm.index.into()),
+            provider: Value::Value(vm.place.provider.clone()),
+            region: Value::Value(vm.place.region.clone()),
+            spec: Value::Value(vm.place.spec.clone()),
+            price_usd_per_hour: vm.price_usd_per_hour.map(Number).into(),
+            spot: Value::Value(vm.spot),
+        }
     }
 }
 
@@ -312,9 +362,15 @@ pub fn report(diags: &mut Diagnostics, path: AttributePath, problems: &[String])
 
 /// Reports an infeasible request: the conflicting constraints and the nearest feasible
 /// relaxation, as the planner diagnosed them.
-pub fn report_infeasible(diags: &mut Diagnostics, infeasible: &planner::Infeasible) {
+/// `kept` says that VMs already placed were held where they are (`tumblebug_mcis`).
+pub fn report_infeasible(diags: &mut Diagnostics, infeasible: &planner::Infeasible, kept: bool) {
+    let kept = if kept {
+        "\nVMs placed earlier were kept where they are; change `replan_trigger` to let the planner move them."
+    } else {
+        ""
+    };
     diags.root_error(
         "No placement satisfies the requirements",
-        format!("{infeasible}\nRelax one of the constraints above (the nearest feasible values are given), or widen the groups' allowed clouds and regions."),
+        format!("{infeasible}\nRelax one of the constraints above (the nearest feasible values are given), or widen the groups' allowed clouds and regions.{kept}"),
     );
 }

@@ -17,6 +17,7 @@ use crate::data_sources::placement::PlacementDataSource;
 use crate::diag;
 use crate::drivers::{Drivers, DRIVER_KINDS};
 use crate::names::check_cloud;
+use crate::number::Number;
 use crate::resources::command::CommandResource;
 use crate::resources::mcir::McirResource;
 use crate::resources::mcis::McisResource;
@@ -103,7 +104,7 @@ pub struct LocalBlock {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SimulatorBlock {
     /// Cloud name -> seconds each transition takes.
-    pub durations: Value<BTreeMap<String, Value<f64>>>,
+    pub durations: Value<BTreeMap<String, Value<Number>>>,
     /// Injected faults.
     pub fault: Value<Vec<FaultBlock>>,
 }
@@ -519,7 +520,7 @@ fn sim_config(block: &SimulatorBlock) -> Result<clouds::sim::SimConfig, (Attribu
     if let Value::Value(durations) = &block.durations {
         let mut map = serde_json::Map::new();
         for (cloud, seconds) in durations {
-            if let Value::Value(seconds) = seconds {
+            if let Value::Value(Number(seconds)) = seconds {
                 if *seconds < 0.0 || !seconds.is_finite() {
                     let path = AttributePath::new("simulator")
                         .index(0)

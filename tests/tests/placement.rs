@@ -1,7 +1,11 @@
-//! `tumblebug_placement` end to end: the planner through the real terraform binary, feeding an
-//! MCIS on the simulator.
+//! The planner end to end, through the real terraform binary on the simulator: the
+//! `tumblebug_placement` data source feeding fixed groups, and `tumblebug_mcis` groups with
+//! `requirements` placed at plan time, kept in state, scaled, and failed over.
 
-use tumblebug_e2e::{state_values, Workspace};
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use tumblebug_e2e::{planned_actions, state_values, Workspace};
 
 const PROVIDER: &str = r#"
 provider "tumblebug" {
@@ -12,15 +16,15 @@ provider "tumblebug" {
 }
 "#;
 
-fn example() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/placement/main.tf");
+fn example(name: &str) -> String {
+    let path = format!("{}/../examples/{name}/main.tf", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(path).unwrap()
 }
 
 #[test]
 fn planned_placement_is_shown_applied_and_stable() {
     let ws = Workspace::new();
-    ws.write_config(&format!("{PROVIDER}\n{}", example()));
+    ws.write_config(&format!("{PROVIDER}\n{}", example("placement-data-source")));
     ws.init();
 
     // The plan already knows the placement and its cost: the data source runs at plan time.
@@ -140,4 +144,231 @@ data "tumblebug_placement" "bad" {{
     let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(out.contains("vcpu.min = 8 exceeds vcpu.max = 2"), "{out}");
     assert!(out.contains("needs placement.near"), "{out}");
+}
+
+/// (group, index, provider, region, spec) of each entry of a list of VMs.
+fn places(vms: &Value) -> Vec<(String, i64, String, String, String)> {
+    let mut out: Vec<_> = vms
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {vms:#}"))
+        .iter()
+        .map(|v| {
+            let s = |k: &str| {
+                v[k].as_str()
+                    .unwrap_or_else(|| panic!("{k} unknown in {v:#}"))
+                    .to_owned()
+            };
+            (
+                s("group"),
+                v["index"].as_i64().unwrap(),
+                s("provider"),
+                s("region"),
+                s("spec"),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The planned `after` values of `address`.
+fn planned_after(plan: &Value, address: &str) -> Value {
+    plan["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == address)
+        .unwrap_or_else(|| panic!("no change for {address}"))["change"]["after"]
+        .clone()
+}
+
+#[test]
+fn mcis_requirements_are_placed_at_plan_time_kept_and_scaled() {
+    let ws = Workspace::new();
+    let config = format!("{PROVIDER}\n{}", example("placement"));
+    ws.write_config(&config);
+    ws.init();
+
+    // `terraform plan` already shows every VM's provider, region, spec and the total cost.
+    let plan = ws.plan_json();
+    let after = planned_after(&plan, "tumblebug_mcis.web");
+    let planned = places(&after["planned_vms"]);
+    assert_eq!(planned.len(), 5, "{after:#}");
+    let providers: BTreeSet<&str> = planned.iter().map(|p| p.2.as_str()).collect();
+    assert!(providers.len() >= 2, "min_providers = 2: {planned:?}");
+    let total: f64 = after["planned_vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["price_usd_per_hour"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (total - after["hourly_cost"].as_f64().unwrap()).abs() < 1e-9,
+        "{after:#}"
+    );
+    assert!(after["max_rtt_ms"].as_f64().unwrap() <= 40.0, "{after:#}");
+    assert!(after["placement_explanation"]
+        .as_str()
+        .unwrap()
+        .contains("why these offers"));
+
+    // Applied exactly as planned; a second plan changes nothing.
+    ws.apply();
+    let show = ws.show_json();
+    let mcis = state_values(&show, "tumblebug_mcis.web");
+    assert_eq!(mcis["status"], "Running:5 (R:5/5)", "{mcis:#}");
+    assert_eq!(places(&mcis["vms"]), planned);
+    assert_eq!(places(&mcis["planned_vms"]), planned);
+    assert!(ws.plan_is_empty());
+    let ids: Vec<Value> = mcis["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].clone())
+        .collect();
+
+    // Scale-out places only the new VMs: the four running web VMs keep their place and id.
+    ws.write_config(&config.replacen("count = 4", "count = 6", 1));
+    let plan = ws.plan_json();
+    assert_eq!(planned_actions(&plan, "tumblebug_mcis.web"), ["update"]);
+    let scaled = places(&planned_after(&plan, "tumblebug_mcis.web")["planned_vms"]);
+    assert_eq!(scaled.len(), 7);
+    for vm in &planned {
+        assert!(scaled.contains(vm), "{vm:?} moved: {scaled:?}");
+    }
+    ws.apply();
+    let show = ws.show_json();
+    let mcis = state_values(&show, "tumblebug_mcis.web");
+    assert_eq!(mcis["status"], "Running:7 (R:7/7)", "{mcis:#}");
+    assert_eq!(places(&mcis["vms"]), scaled);
+    let still: Vec<Value> = mcis["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].clone())
+        .collect();
+    for id in &ids {
+        assert!(still.contains(id), "VM {id} was replaced");
+    }
+    assert!(ws.plan_is_empty());
+
+    // Import rebuilds the requirements, the placement block and the places.
+    ws.ok(&["state", "rm", "tumblebug_mcis.web"]);
+    ws.ok(&["import", "-no-color", "tumblebug_mcis.web", "planned/web"]);
+    assert!(ws.plan_is_empty(), "an imported MCIS plans no change");
+    ws.destroy();
+    assert_eq!(ws.leftovers(), (0, 0, 0), "{:#}", ws.inventory());
+}
+
+#[test]
+fn refused_vms_fail_over_to_other_offers_within_the_constraints() {
+    let ws = Workspace::new();
+    let body = example("placement");
+    ws.write_config(&format!("{PROVIDER}\n{body}"));
+    ws.init();
+    let planned = places(&planned_after(&ws.plan_json(), "tumblebug_mcis.web")["planned_vms"]);
+    // The cloud of the first web VM refuses every create in that region (no capacity).
+    let (_, _, provider, region, _) = planned.iter().find(|p| p.0 == "web").unwrap().clone();
+    let faulty = format!(
+        r#"
+provider "tumblebug" {{
+  poll_interval = "100ms"
+  simulator {{
+    durations = {{ aws = 0, azure = 0, gcp = 0, alibaba = 0 }}
+    fault {{
+      kind     = "create_failure"
+      provider = "{provider}"
+      region   = "{region}"
+      error    = "capacity"
+    }}
+  }}
+}}
+{body}"#
+    );
+    ws.write_config(&faulty);
+    let run = ws.apply();
+    let out = run.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(out.contains("Failover: VMs placed elsewhere"), "{out}");
+
+    // Every VM runs, none in the refusing region, and the refreshed placement says where they
+    // went, still within max_latency_ms and min_providers.
+    ws.ok(&[
+        "apply",
+        "-refresh-only",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+    ]);
+    let show = ws.show_json();
+    let mcis = state_values(&show, "tumblebug_mcis.web");
+    assert_eq!(mcis["status"], "Running:5 (R:5/5)", "{mcis:#}");
+    let running = places(&mcis["vms"]);
+    assert!(
+        running
+            .iter()
+            .all(|p| (p.2.as_str(), p.3.as_str()) != (provider.as_str(), region.as_str())),
+        "{running:?}"
+    );
+    assert_eq!(places(&mcis["planned_vms"]), running);
+    let providers: BTreeSet<&str> = running.iter().map(|p| p.2.as_str()).collect();
+    assert!(providers.len() >= 2, "{running:?}");
+    assert!(mcis["max_rtt_ms"].as_f64().unwrap() <= 40.0, "{mcis:#}");
+    assert!(ws.plan_is_empty());
+    ws.destroy();
+    assert_eq!(ws.leftovers(), (0, 0, 0), "{:#}", ws.inventory());
+}
+
+#[test]
+fn mcis_placement_problems_are_reported_before_anything_is_created() {
+    let ws = Workspace::new();
+    let mcis = |group: &str, placement: &str| {
+        format!(
+            r#"{PROVIDER}
+resource "tumblebug_namespace" "ns" {{
+  name = "planned"
+}}
+resource "tumblebug_mcis" "x" {{
+  namespace = tumblebug_namespace.ns.id
+  name      = "x"
+  vm_group {{
+    name  = "app"
+    count = 3
+    image = "ubuntu-22.04"
+    {group}
+  }}
+  placement {{
+    {placement}
+  }}
+}}
+"#
+        )
+    };
+    ws.write_config(&mcis(
+        r#"provider = "aws"
+    requirements {
+      vcpu = { min = 8, max = 2 }
+    }"#,
+        "min_providers = 2",
+    ));
+    ws.init();
+    let out = ws.fails(&["validate", "-no-color"]);
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        out.contains("`provider` cannot be combined with `requirements`"),
+        "{out}"
+    );
+    assert!(out.contains("vcpu.min = 8 exceeds vcpu.max = 2"), "{out}");
+
+    ws.write_config(&mcis(
+        "requirements {}",
+        "max_latency_ms = 1\n    min_providers = 3",
+    ));
+    let out = ws.fails(&["plan", "-no-color"]);
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        out.contains("No placement satisfies the requirements"),
+        "{out}"
+    );
+    assert!(out.contains("nearest feasible"), "{out}");
+    assert_eq!(ws.leftovers(), (0, 0, 0));
 }

@@ -10,10 +10,12 @@ use tf_provider::schema::{
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{map, AttributePath, DataSource, Diagnostics};
 
+use crate::mcis::plan::PlacedVm;
 use crate::names::{check_name, NAME_RULE};
+use crate::number::Number;
 use crate::placement::{
-    placement_block, report, report_infeasible, requirements, requirements_block,
-    GroupRequirementFields, PlacementBlock,
+    placed_vm_type, placement_block, report, report_infeasible, requirements, requirements_block,
+    GroupRequirementFields, PlacedVmState, PlacementBlock,
 };
 use crate::provider::Shared;
 use crate::schema::{attribute, computed_string, number, required_string};
@@ -28,19 +30,6 @@ impl PlacementDataSource {
     pub fn new(shared: Shared) -> Self {
         PlacementDataSource { shared }
     }
-}
-
-/// The fields of each entry of `vms` (and of `tumblebug_mcis.placement`).
-pub fn placed_vm_type() -> AttributeType {
-    AttributeType::Object(map! {
-        "group" => AttributeType::String,
-        "index" => AttributeType::Number,
-        "provider" => AttributeType::String,
-        "region" => AttributeType::String,
-        "spec" => AttributeType::String,
-        "price_usd_per_hour" => AttributeType::Number,
-        "spot" => AttributeType::Bool,
-    })
 }
 
 fn computed(attr_type: AttributeType, description: &str) -> tf_provider::schema::Attribute {
@@ -130,9 +119,15 @@ impl DataSource for PlacementDataSource {
         };
         match planner::plan(&req, ctx.catalog(), &planner::PlanOptions::default()) {
             Ok(found) => Some(PlacementState {
-                vms: Value::Value(found.vms.iter().map(PlacedVmState::from).collect()),
-                hourly_cost: Value::Value(found.hourly_cost),
-                max_rtt_ms: found.max_rtt_ms.into(),
+                vms: Value::Value(
+                    found
+                        .vms
+                        .iter()
+                        .map(|vm| PlacedVmState::from(&PlacedVm::from(vm)))
+                        .collect(),
+                ),
+                hourly_cost: Value::Value(Number(found.hourly_cost)),
+                max_rtt_ms: found.max_rtt_ms.map(Number).into(),
                 max_rtt_pair: found
                     .max_rtt_pair
                     .as_ref()
@@ -140,12 +135,12 @@ impl DataSource for PlacementDataSource {
                     .into(),
                 max_rtt_estimated: Value::Value(found.max_rtt_estimated),
                 optimal: Value::Value(found.optimal),
-                gap: Value::Value(found.gap),
+                gap: Value::Value(Number(found.gap)),
                 explanation: Value::Value(found.explanation.to_string()),
                 ..config
             }),
             Err(infeasible) => {
-                report_infeasible(diags, &infeasible);
+                report_infeasible(diags, &infeasible, false);
                 None
             }
         }
@@ -175,12 +170,12 @@ pub struct PlacementState {
     #[serde(with = "tf_provider::value::serde_as_vec")]
     pub placement: Value<PlacementBlock>,
     pub vms: Value<Vec<PlacedVmState>>,
-    pub hourly_cost: Value<f64>,
-    pub max_rtt_ms: Value<f64>,
+    pub hourly_cost: Value<Number>,
+    pub max_rtt_ms: Value<Number>,
     pub max_rtt_pair: Value<Vec<Value<String>>>,
     pub max_rtt_estimated: Value<bool>,
     pub optimal: Value<bool>,
-    pub gap: Value<f64>,
+    pub gap: Value<Number>,
     pub explanation: Value<String>,
 }
 
@@ -191,30 +186,4 @@ pub struct RequestGroupBlock {
     pub count: Value<i64>,
     #[serde(with = "tf_provider::value::serde_as_vec")]
     pub requirements: Value<GroupRequirementFields>,
-}
-
-/// One placed VM.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PlacedVmState {
-    pub group: Value<String>,
-    pub index: Value<i64>,
-    pub provider: Value<String>,
-    pub region: Value<String>,
-    pub spec: Value<String>,
-    pub price_usd_per_hour: Value<f64>,
-    pub spot: Value<bool>,
-}
-
-impl From<&planner::PlacedVm> for PlacedVmState {
-    fn from(vm: &planner::PlacedVm) -> Self {
-        PlacedVmState {
-            group: Value::Value(vm.group.clone()),
-            index: Value::Value(vm.index.into()),
-            provider: Value::Value(vm.provider.clone()),
-            region: Value::Value(vm.region.clone()),
-            spec: Value::Value(vm.spec.clone()),
-            price_usd_per_hour: Value::Value(vm.price_usd_per_hour),
-            spot: Value::Value(vm.spot),
-        }
-    }
 }

@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Result};
-use clouds::{Connection, ResourceKind, Tags, VmRequest};
+use clouds::{CloudErrorKind, Connection, ResourceKind, Tags, VmRequest};
 use futures::stream::{self, StreamExt};
 use lifecycle::{normalize_status, Action, NativeStatus, Observation, UnifiedStatus};
 
-use super::{DesiredStatus, McisSpec, VmGroupSpec};
+use super::{DesiredStatus, McisSpec, VmGroupSpec, VmPlace};
 use crate::drivers::Drivers;
 use crate::mcir::{auto_detail, auto_name, McirKind};
 use crate::store::{McirRecord, Store, VmKey, VmRecord};
@@ -32,14 +32,32 @@ const IN_FLIGHT: usize = 256;
 /// A VM that did not reach its target, with the cloud's reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VmFailure {
-    /// VM name (`<mcis>-<group>-<index>`).
-    pub vm: String,
-    /// Where it was.
+    /// Which VM.
+    pub key: VmKey,
+    /// Where it was (or was to be created).
     pub connection: Connection,
+    /// Its spec.
+    pub spec: String,
     /// What was being done.
     pub action: Action,
     /// The cloud's message or the normaliser's reason.
     pub reason: String,
+    /// How the cloud classified its refusal, when it refused the request outright (the MCIS
+    /// fails over to other offers on `Capacity` and `Quota`).
+    pub refusal: Option<CloudErrorKind>,
+}
+
+impl VmFailure {
+    fn of(vm: &VmRecord, action: Action, reason: String) -> VmFailure {
+        VmFailure {
+            key: vm.key.clone(),
+            connection: connection_of(vm),
+            spec: vm.spec.clone(),
+            action,
+            reason,
+            refusal: None,
+        }
+    }
 }
 
 impl std::fmt::Display for VmFailure {
@@ -47,7 +65,10 @@ impl std::fmt::Display for VmFailure {
         write!(
             f,
             "{} ({}): {} failed: {}",
-            self.vm, self.connection, self.action, self.reason
+            self.key.name(),
+            self.connection,
+            self.action,
+            self.reason
         )
     }
 }
@@ -107,17 +128,8 @@ impl Engine<'_> {
             existing.into_iter().partition(|vm| {
                 let wanted = groups.get(vm.key.group.as_str()).is_some_and(|g| {
                     vm.key.index < g.count
-                        && (
-                            vm.provider.as_str(),
-                            vm.region.as_str(),
-                            vm.spec.as_str(),
-                            vm.image.as_str(),
-                        ) == (
-                            g.provider.as_str(),
-                            g.region.as_str(),
-                            g.spec.as_str(),
-                            g.image.as_str(),
-                        )
+                        && place_of(vm) == *g.place_of(vm.key.index)
+                        && vm.image == g.image
                 });
                 let failed_create =
                     vm.status == UnifiedStatus::Failed && vm.action == Some(Action::Create);
@@ -169,17 +181,20 @@ impl Engine<'_> {
         let mut resources = BTreeMap::new();
         for vm in &to_create {
             let group = groups[vm.key.group.as_str()];
-            if !resources.contains_key(&group.name) {
+            if let std::collections::btree_map::Entry::Vacant(entry) =
+                resources.entry(resource_key(vm))
+            {
+                let connection = &entry.key().1;
                 let ids = self
-                    .group_resources(namespace, name, group)
+                    .group_resources(namespace, name, group, connection)
                     .await
                     .map_err(|err| {
                         err.context(format!(
-                            "cannot prepare the network and key for group \"{}\"",
+                            "cannot prepare the network and key for group \"{}\" in {connection}",
                             group.name
                         ))
                     })?;
-                resources.insert(group.name.clone(), ids);
+                entry.insert(ids);
             }
         }
         let (created, refused) = self.send(to_create, Action::Create, &resources).await?;
@@ -304,7 +319,7 @@ impl Engine<'_> {
         &self,
         vms: Vec<VmRecord>,
         action: Action,
-        resources: &BTreeMap<String, GroupResources>,
+        resources: &BTreeMap<(String, Connection), GroupResources>,
     ) -> Result<(Vec<VmRecord>, Vec<VmFailure>)> {
         let now = now_ms();
         let vms: Vec<VmRecord> = vms
@@ -328,7 +343,7 @@ impl Engine<'_> {
                     (Action::Create, None) => {
                         handle
                             .driver
-                            .create_vm(&vm_request(&vm, &resources[&vm.key.group]))
+                            .create_vm(&vm_request(&vm, &resources[&resource_key(&vm)]))
                             .await
                     }
                     (Action::Create, Some(id)) => Ok(id),
@@ -355,10 +370,8 @@ impl Engine<'_> {
                     }
                     Err(err) => {
                         let failure = VmFailure {
-                            vm: vm.key.name(),
-                            connection,
-                            action,
-                            reason: err.message.clone(),
+                            refusal: Some(err.kind),
+                            ..VmFailure::of(&vm, action, err.message.clone())
                         };
                         tracing::warn!(%failure, "the cloud refused");
                         if action == Action::Create {
@@ -392,7 +405,7 @@ impl Engine<'_> {
         // The cloud ids, in one transaction. Should the provider die before this, the next run
         // finds the created VMs by their tag (see `converge`).
         self.store.put_vms(&sent)?;
-        refused.sort_by(|a, b| a.vm.cmp(&b.vm));
+        refused.sort_by(|a, b| a.key.cmp(&b.key));
         Ok((sent, refused))
     }
 
@@ -420,12 +433,7 @@ impl Engine<'_> {
                         }
                     }
                     Some(action) if vm.status == UnifiedStatus::Failed => {
-                        failures.push(VmFailure {
-                            vm: vm.key.name(),
-                            connection: connection_of(&vm),
-                            action,
-                            reason: vm.reason.clone(),
-                        });
+                        failures.push(VmFailure::of(&vm, action, vm.reason.clone()));
                     }
                     Some(action)
                         if started.elapsed()
@@ -435,12 +443,7 @@ impl Engine<'_> {
                             "no confirmation from the cloud within {:?}: {}",
                             deadline, vm.reason
                         );
-                        failures.push(VmFailure {
-                            vm: vm.key.name(),
-                            connection: connection_of(&vm),
-                            action,
-                            reason,
-                        });
+                        failures.push(VmFailure::of(&vm, action, reason));
                     }
                     Some(_) => pending.push(vm),
                 }
@@ -457,7 +460,7 @@ impl Engine<'_> {
                 tokio::time::sleep(self.poll).await;
             }
         }
-        failures.sort_by(|a, b| a.vm.cmp(&b.vm));
+        failures.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(failures)
     }
 
@@ -530,19 +533,17 @@ impl Engine<'_> {
             .map(|r| r.id))
     }
 
-    /// The vNet, security group and key for `group`: named ones from the store, or the ones this
-    /// MCIS creates automatically for the group's connection (named `<mcis>-<provider>-<region>`).
+    /// The vNet, security group and key for `group`'s VMs in `connection`: named ones from the
+    /// store, or the ones this MCIS creates automatically for the connection (named
+    /// `<mcis>-<provider>-<region>`).
     async fn group_resources(
         &self,
         namespace: &str,
         mcis: &str,
         group: &VmGroupSpec,
+        connection: &Connection,
     ) -> Result<GroupResources> {
-        let connection = Connection {
-            provider: group.provider.clone(),
-            region: group.region.clone(),
-        };
-        let auto = auto_name(mcis, &group.provider, &group.region);
+        let auto = auto_name(mcis, &connection.provider, &connection.region);
         let vnet = group.vnet.clone().unwrap_or_else(|| auto.clone());
         let mut ids = Vec::new();
         for (kind, chosen) in [
@@ -553,7 +554,7 @@ impl Engine<'_> {
             let id = match chosen {
                 Some(name) => {
                     let user = format!("group \"{}\"", group.name);
-                    self.cloud_id_of(namespace, &connection, &user, kind, name)?
+                    self.cloud_id_of(namespace, connection, &user, kind, name)?
                 }
                 None => {
                     let record = match self.store.mcir(namespace, kind, &auto)? {
@@ -563,8 +564,8 @@ impl Engine<'_> {
                             let record = McirRecord {
                                 namespace: namespace.into(),
                                 name: auto.clone(),
-                                provider: group.provider.clone(),
-                                region: group.region.clone(),
+                                provider: connection.provider.clone(),
+                                region: connection.region.clone(),
                                 cloud_id: None,
                                 owner_mcis: Some(mcis.into()),
                                 detail,
@@ -588,12 +589,27 @@ impl Engine<'_> {
     }
 }
 
+/// Where a VM is.
+fn place_of(vm: &VmRecord) -> VmPlace {
+    VmPlace {
+        provider: vm.provider.clone(),
+        region: vm.region.clone(),
+        spec: vm.spec.clone(),
+    }
+}
+
+/// VMs of one group in one connection share their vNet, security group and key.
+fn resource_key(vm: &VmRecord) -> (String, Connection) {
+    (vm.key.group.clone(), connection_of(vm))
+}
+
 fn new_vm(key: VmKey, group: &VmGroupSpec, now: i64) -> VmRecord {
+    let place = group.place_of(key.index).clone();
     VmRecord {
         key,
-        provider: group.provider.clone(),
-        region: group.region.clone(),
-        spec: group.spec.clone(),
+        provider: place.provider,
+        region: place.region,
+        spec: place.spec,
         image: group.image.clone(),
         zone: None,
         cloud_id: None,

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod engine;
+pub mod plan;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,10 @@ pub struct McisSpec {
     pub groups: Vec<VmGroupSpec>,
     /// `running` or `suspended`.
     pub desired_status: DesiredStatus,
+    /// The configuration's `placement` block, when groups are placed by the planner (kept for
+    /// `terraform import`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<serde_json::Value>,
 }
 
 /// One `vm_group` block.
@@ -23,12 +28,10 @@ pub struct VmGroupSpec {
     pub name: String,
     /// Number of VMs.
     pub count: u32,
-    /// Cloud name.
-    pub provider: String,
-    /// Region.
-    pub region: String,
-    /// Spec (instance type).
-    pub spec: String,
+    /// Where its VMs go: one place given by the user, or one place per VM chosen by the planner.
+    /// Flattened so that a fixed group is stored as `provider`, `region` and `spec` fields.
+    #[serde(flatten)]
+    pub place: GroupPlace,
     /// Image.
     pub image: String,
     /// Name of a `tumblebug_vnet` to use; `None` = created automatically per connection.
@@ -37,6 +40,41 @@ pub struct VmGroupSpec {
     pub security_group: Option<String>,
     /// Name of a `tumblebug_ssh_key` to use; `None` = automatic.
     pub ssh_key: Option<String>,
+}
+
+impl VmGroupSpec {
+    /// Where VM `index` of the group goes.
+    pub fn place_of(&self, index: u32) -> &VmPlace {
+        match &self.place {
+            GroupPlace::Fixed(place) => place,
+            GroupPlace::Planned { vms, .. } => &vms[index as usize],
+        }
+    }
+}
+
+/// Where one VM runs: cloud, region and spec.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct VmPlace {
+    /// Cloud name.
+    pub provider: String,
+    /// Region.
+    pub region: String,
+    /// Spec (instance type).
+    pub spec: String,
+}
+
+/// How a group's VMs are placed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GroupPlace {
+    /// Every VM at the place the configuration names.
+    Fixed(VmPlace),
+    /// Each VM where the planner put it (`vms[index]`), for the group's `requirements` (kept
+    /// as the configuration's block, so that `terraform import` can rebuild it).
+    Planned {
+        requirements: serde_json::Value,
+        vms: Vec<VmPlace>,
+    },
 }
 
 /// The power state the user wants for every VM.
