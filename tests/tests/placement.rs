@@ -372,3 +372,79 @@ resource "tumblebug_mcis" "x" {{
     assert!(out.contains("nearest feasible"), "{out}");
     assert_eq!(ws.leftovers(), (0, 0, 0));
 }
+
+#[test]
+fn a_kept_placement_warns_of_a_cheaper_one_and_moves_only_on_replan() {
+    let ws = Workspace::new();
+    // The user's catalog: the embedded one, exported by the planner's own exporter.
+    let catalog_path = ws.dir().join("catalog.json");
+    let mut catalog: Value = serde_json::from_str(&planner::catalog::format::export_json(
+        planner::Catalog::embedded_ref(),
+    ))
+    .unwrap();
+    std::fs::write(&catalog_path, catalog.to_string()).unwrap();
+    let provider = format!(
+        r#"
+provider "tumblebug" {{
+  poll_interval = "100ms"
+  catalog       = "{}"
+  simulator {{
+    durations = {{ aws = 0, azure = 0, gcp = 0, alibaba = 0 }}
+  }}
+}}
+"#,
+        catalog_path.display()
+    );
+    let body = example("placement");
+    ws.write_config(&format!("{provider}\n{body}"));
+    ws.init();
+    ws.apply();
+    let show = ws.show_json();
+    let applied = places(&state_values(&show, "tumblebug_mcis.web")["vms"]);
+
+    // The catalog now offers, in the region of the first web VM, another fitting spec for almost
+    // nothing: a plan keeps every VM where it is and says a cheaper placement exists.
+    let (_, _, provider_name, region, spec) =
+        applied.iter().find(|p| p.0 == "web").unwrap().clone();
+    let offers = catalog["offers"].as_array_mut().unwrap();
+    let cheap = offers
+        .iter_mut()
+        .find(|o| {
+            o["provider"] == provider_name.as_str()
+                && o["region"] == region.as_str()
+                && o["spec"] != spec.as_str()
+                && (2..=4).contains(&o["vcpu"].as_u64().unwrap())
+                && o["memory_gib"].as_f64().unwrap() >= 4.0
+                && o["arch"] == "x86_64"
+                && o["gpu_count"].as_u64().unwrap_or(0) == 0
+        })
+        .expect("another fitting spec in that region");
+    cheap["price_usd_per_hour"] = serde_json::json!(0.001);
+    let cheap_spec = cheap["spec"].as_str().unwrap().to_owned();
+    std::fs::write(&catalog_path, catalog.to_string()).unwrap();
+    let run = ws.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+    let out = run.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(run.code, Some(0), "the placement is kept: {out}");
+    assert!(out.contains("A cheaper placement is available"), "{out}");
+
+    // replan_trigger lets the planner move the VMs: the web group goes to the cheap offer.
+    let replan = body.replacen(
+        "  placement {",
+        "  replan_trigger = \"1\"\n\n  placement {",
+        1,
+    );
+    ws.write_config(&format!("{provider}\n{replan}"));
+    let plan = ws.plan_json();
+    assert_eq!(planned_actions(&plan, "tumblebug_mcis.web"), ["update"]);
+    let moved = places(&planned_after(&plan, "tumblebug_mcis.web")["planned_vms"]);
+    let web: Vec<_> = moved.iter().filter(|p| p.0 == "web").collect();
+    assert!(web.iter().all(|p| p.4 == cheap_spec), "{moved:?}");
+    ws.apply();
+    let show = ws.show_json();
+    let mcis = state_values(&show, "tumblebug_mcis.web");
+    assert_eq!(places(&mcis["vms"]), moved);
+    assert_eq!(mcis["status"], "Running:5 (R:5/5)", "{mcis:#}");
+    assert!(ws.plan_is_empty());
+    ws.destroy();
+    assert_eq!(ws.leftovers(), (0, 0, 0), "{:#}", ws.inventory());
+}
