@@ -15,9 +15,10 @@ log() { printf '==> %s\n' "$*" >&2; }
 ensure_packages() {
     local missing=()
     command -v protoc >/dev/null || missing+=(protobuf-compiler)
-    # The `local` cloud: network namespaces, bridges and tc (iproute2), sshd in every VM, and the
-    # ssh client the tests use to check the VMs.
+    # The `local` cloud: network namespaces, bridges and tc (iproute2), each VM's firewall (nft),
+    # sshd in every VM, and the ssh client the tests use to check the VMs.
     command -v ip >/dev/null || missing+=(iproute2)
+    [ -x /usr/sbin/nft ] || missing+=(nftables)
     [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
     command -v ssh >/dev/null || missing+=(openssh-client)
     # libssh2 (the remote crate's SSH layer) is built from source against the system's OpenSSL.

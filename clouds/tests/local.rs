@@ -9,14 +9,17 @@
 //! `TUMBLEBUG_SKIP_LOCAL_TESTS=1` asks to skip them.
 
 use std::collections::BTreeSet;
-use std::fs;
+use std::fs::{self, File};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
-use clouds::local::{cleanup, LocalCloud, LocalConfig};
+use clouds::local::{cleanup, LocalCloud, LocalConfig, RegionLatency};
 use clouds::{
-    CloudDriver, CloudErrorKind, Connection, KeyPairRequest, ResourceKind, SecurityGroupRequest,
-    Tags, VmRequest, VnetRequest,
+    CloudDriver, CloudErrorKind, Connection, FirewallRule, KeyPairRequest, ResourceKind,
+    SecurityGroupRequest, Tags, VmRequest, VnetRequest,
 };
 use lifecycle::NativeStatus;
 
@@ -87,7 +90,8 @@ impl World {
         (path, public.trim().to_string())
     }
 
-    /// Namespaces and interfaces carrying this test's prefix.
+    /// Namespaces, interfaces and routing rules carrying this test's prefix, and processes
+    /// started with its state directory (the delay router).
     fn leftovers(&self) -> Vec<String> {
         let mut found: Vec<String> = text("ip", &["netns", "list"])
             .lines()
@@ -103,7 +107,32 @@ impl World {
                 .filter(|n| n.starts_with(&self.prefix))
                 .map(|n| format!("link {n}")),
         );
+        found.extend(
+            text("ip", &["-4", "rule", "show"])
+                .lines()
+                .filter(|l| l.contains(&format!(" iif {}", self.prefix)))
+                .map(|l| format!("rule {}", l.trim())),
+        );
+        found.extend(
+            self.router_pids()
+                .into_iter()
+                .map(|pid| format!("process {pid}")),
+        );
         found
+    }
+
+    /// The processes whose command line names the state directory: the delay router.
+    fn router_pids(&self) -> Vec<i32> {
+        let dir = self.state_dir().to_string_lossy().into_owned();
+        fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| c.split(|b| *b == 0).any(|arg| arg == dir.as_bytes()))
+                    .unwrap_or(false)
+            })
+            .collect()
     }
 }
 
@@ -122,9 +151,13 @@ fn text(program: &str, args: &[&str]) -> String {
 }
 
 fn home() -> Connection {
+    region("home")
+}
+
+fn region(name: &str) -> Connection {
     Connection {
         provider: "local".to_string(),
-        region: "home".to_string(),
+        region: name.to_string(),
     }
 }
 
@@ -215,8 +248,23 @@ struct Made {
     vms: Vec<String>,
 }
 
-async fn make(cloud: &LocalCloud, test: &str, public_key: &str, count: usize) -> Made {
-    let c = home();
+fn ssh_from_anywhere() -> FirewallRule {
+    FirewallRule {
+        protocol: "tcp".into(),
+        from_port: 22,
+        to_port: 22,
+        cidr: "0.0.0.0/0".into(),
+    }
+}
+
+/// A vNet in `c` with a security group that lets SSH in, a key pair and `count` VMs.
+async fn make(
+    cloud: &LocalCloud,
+    c: &Connection,
+    test: &str,
+    public_key: &str,
+    count: usize,
+) -> Made {
     let vnet = cloud
         .create_vnet(&VnetRequest {
             connection: c.clone(),
@@ -232,7 +280,7 @@ async fn make(cloud: &LocalCloud, test: &str, public_key: &str, count: usize) ->
             connection: c.clone(),
             name: "sg".into(),
             vnet_id: vnet.clone(),
-            ingress: vec![],
+            ingress: vec![ssh_from_anywhere()],
             egress: vec![],
             tags: tags(test, "sg"),
         })
@@ -284,7 +332,7 @@ async fn vms_are_real_hosts_through_their_whole_lifecycle() {
     let c = home();
     let dir = world.dir.path();
     let (key_file, public_key) = world.client_key();
-    let made = make(&cloud, "lifecycle", &public_key, 3).await;
+    let made = make(&cloud, &c, "lifecycle", &public_key, 3).await;
 
     // Every VM runs sshd on its own address, with the host key the driver pinned.
     let mut seen = Vec::new();
@@ -484,7 +532,7 @@ async fn sshd_outlives_the_provider_and_cleanup_removes_everything() {
     let (key_file, public_key) = world.client_key();
     let made = {
         let cloud = world.open();
-        make(&cloud, "crash", &public_key, 2).await
+        make(&cloud, &c, "crash", &public_key, 2).await
     };
     // The driver is gone (as after a provider crash); its VMs are not, and a new driver on the
     // same state directory knows them.
@@ -575,4 +623,247 @@ async fn requests_that_cannot_work_are_refused() {
     })
     .unwrap_err();
     assert!(other.message.contains("belongs to prefix"), "{other}");
+}
+
+/// Runs `work` on a thread of its own inside the network namespace `netns` (a network namespace
+/// belongs to a thread), and returns what it returns.
+fn inside<T: Send + 'static>(netns: &str, work: impl FnOnce() -> T + Send + 'static) -> T {
+    let namespace = File::open(format!("/run/netns/{netns}")).unwrap();
+    std::thread::spawn(move || {
+        // SAFETY: setns moves this thread alone into the namespace; the descriptor is valid.
+        let entered = unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(entered, 0, "setns: {}", std::io::Error::last_os_error());
+        work()
+    })
+    .join()
+    .unwrap()
+}
+
+fn socket(address: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(address.parse().unwrap(), port)
+}
+
+/// True if and only if a TCP connect to `to` succeeds within a second.
+fn connects(to: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&to, Duration::from_secs(1)).is_ok()
+}
+
+/// How long `count` TCP connects from inside the namespace `netns` to port 22 of `address`
+/// take: one round trip each (SYN out, SYN-ACK back).
+fn connect_times(netns: &str, address: &str, count: usize) -> Vec<Duration> {
+    let to = socket(address, 22);
+    inside(netns, move || {
+        (0..count)
+            .map(|_| {
+                let start = Instant::now();
+                let stream = TcpStream::connect_timeout(&to, Duration::from_secs(5));
+                let took = start.elapsed();
+                stream.unwrap_or_else(|e| panic!("connect to {to}: {e}"));
+                std::thread::sleep(Duration::from_millis(50));
+                took
+            })
+            .collect()
+    })
+}
+
+fn median(times: &[Duration]) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}
+
+fn link_exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+/// The address of a running VM.
+async fn address_of(cloud: &LocalCloud, c: &Connection, vm: &str) -> String {
+    let status = cloud.vm_status(c, vm).await.unwrap();
+    assert_eq!(word(&status.native), "running", "{vm}: {status:?}");
+    status.public_ip.unwrap()
+}
+
+#[tokio::test]
+async fn regions_far_apart_see_the_round_trip_time_between_them() {
+    let Some(mut world) = World::new(3) else {
+        return;
+    };
+    // Outside the other tests' 10.200-249 ranges; the process id tells concurrent runs apart.
+    world.config.address_pool = format!("10.253.{}.0/20", std::process::id() % 16 * 16);
+    world.config.latency = vec![RegionLatency {
+        regions: ["near".to_string(), "far".to_string()],
+        rtt_ms: 100,
+    }];
+    world.config.router_command = vec![env!("CARGO_BIN_EXE_tumblebug-delay-router").to_string()];
+    let cloud = world.open();
+    let (near, far) = (region("near"), region("far"));
+    let device = format!("{}delay", world.prefix);
+    let (_, public_key) = world.client_key();
+
+    // The router runs while two vNets lie in regions with a delay between them, not before.
+    let a = make(&cloud, &near, "latency", &public_key, 2).await;
+    assert!(!link_exists(&device) && world.router_pids().is_empty());
+    let b = make(&cloud, &far, "latency", &public_key, 1).await;
+    assert!(link_exists(&device), "the router's TUN device");
+    assert_eq!(world.router_pids().len(), 1, "one router");
+
+    let (a1, a2, b1) = (&a.vms[0], &a.vms[1], &b.vms[0]);
+    let address_a2 = address_of(&cloud, &near, a2).await;
+    let address_b1 = address_of(&cloud, &far, b1).await;
+    let address_a1 = address_of(&cloud, &near, a1).await;
+
+    // Between the regions: at least the RTT (the router never releases early), and not much
+    // more (the machine is shared, so the margin is generous).
+    let across = connect_times(a1, &address_b1, 5);
+    let back = connect_times(b1, &address_a1, 5);
+    eprintln!("near -> far {across:?}; far -> near {back:?}");
+    for took in across.iter().chain(&back) {
+        assert!(*took >= Duration::from_millis(100), "{took:?}");
+    }
+    assert!(median(&across) < Duration::from_millis(250));
+    assert!(median(&back) < Duration::from_millis(250));
+    // Within a region, and from the host: nothing added.
+    let within = connect_times(a1, &address_a2, 5);
+    eprintln!("near -> near {within:?}");
+    assert!(median(&within) < Duration::from_millis(20), "{within:?}");
+    let start = Instant::now();
+    TcpStream::connect((address_b1.as_str(), 22)).unwrap();
+    assert!(start.elapsed() < Duration::from_millis(20), "host -> far");
+
+    // A vNet created while the router runs is known to it at once: another far vNet is far
+    // from near and near to far.
+    let c = make(&cloud, &far, "latency", &public_key, 1).await;
+    let c1 = &c.vms[0];
+    let address_c1 = address_of(&cloud, &far, c1).await;
+    let to_c = connect_times(a1, &address_c1, 3);
+    let far_to_far = connect_times(b1, &address_c1, 3);
+    eprintln!("near -> far (new vNet) {to_c:?}; far -> far {far_to_far:?}");
+    assert!(
+        to_c.iter().all(|t| *t >= Duration::from_millis(100)),
+        "{to_c:?}"
+    );
+    assert!(
+        median(&far_to_far) < Duration::from_millis(20),
+        "{far_to_far:?}"
+    );
+
+    // VMs reach nothing outside the pool.
+    let outside = socket("192.0.2.200", 22);
+    assert!(
+        !inside(a1, move || connects(outside)),
+        "no route out of the pool"
+    );
+
+    // Without two regions far apart, the router goes.
+    for (connection, made) in [(&far, &c), (&far, &b)] {
+        for vm in &made.vms {
+            cloud.terminate_vm(connection, vm).await.unwrap();
+        }
+        cloud
+            .delete_security_group(connection, &made.group)
+            .await
+            .unwrap();
+        cloud.delete_key_pair(connection, &made.key).await.unwrap();
+        cloud.delete_vnet(connection, &made.vnet).await.unwrap();
+    }
+    assert!(!link_exists(&device), "TUN device removed");
+    assert!(world.router_pids().is_empty(), "router stopped");
+    // And comes back with a far vNet; cleanup then removes it with everything else.
+    make(&cloud, &far, "latency", &public_key, 0).await;
+    assert_eq!(world.router_pids().len(), 1, "router started again");
+    drop(cloud);
+    let report = cleanup(world.state_dir()).unwrap();
+    assert!(report.router, "{report:?}");
+    assert_eq!(report.rules, 6, "three rules per bridge: {report:?}");
+    assert!(report.interfaces.contains(&device), "{report:?}");
+    assert_eq!(world.leftovers(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn security_groups_let_in_only_what_they_allow() {
+    let Some(world) = World::new(4) else { return };
+    let cloud = world.open();
+    let c = home();
+    let (_, public_key) = world.client_key();
+    // The first VM's group lets SSH in from anywhere, nothing else.
+    let made = make(&cloud, &c, "firewall", &public_key, 1).await;
+    let first = made.vms[0].clone();
+    let first_address = address_of(&cloud, &c, &first).await;
+    let gateway = format!("{}.1", first_address.rsplit_once('.').unwrap().0);
+    // The second VM's group also lets port 8000 in, from the host only.
+    let port_8000 = FirewallRule {
+        protocol: "tcp".into(),
+        from_port: 8000,
+        to_port: 8000,
+        cidr: format!("{gateway}/32"),
+    };
+    let group = cloud
+        .create_security_group(&SecurityGroupRequest {
+            connection: c.clone(),
+            name: "web".into(),
+            vnet_id: made.vnet.clone(),
+            ingress: vec![ssh_from_anywhere(), port_8000],
+            egress: vec![],
+            tags: tags("firewall", "web"),
+        })
+        .await
+        .unwrap();
+    let second = cloud
+        .create_vm(&VmRequest {
+            connection: c.clone(),
+            zone: None,
+            name: "web".into(),
+            spec: "any".into(),
+            image: "host".into(),
+            vnet_id: made.vnet.clone(),
+            security_group_id: group,
+            key_pair_id: made.key.clone(),
+            tags: tags("firewall", "web"),
+        })
+        .await
+        .unwrap();
+    let second_address = address_of(&cloud, &c, &second).await;
+    let _listeners = inside(&second, || {
+        [8000, 9000].map(|port| std::net::TcpListener::bind(("0.0.0.0", port)).unwrap())
+    });
+
+    // From the host: port 8000 and SSH, not 9000 (dropped, so the connect times out).
+    assert!(connects(socket(&second_address, 8000)));
+    assert!(connects(socket(&second_address, 22)));
+    assert!(!connects(socket(&second_address, 9000)));
+    // From the first VM: SSH only.
+    let from_first = inside(&first, {
+        let to = second_address.clone();
+        move || [22, 8000, 9000].map(|port| connects(socket(&to, port)))
+    });
+    assert_eq!(from_first, [true, false, false]);
+    // The second VM itself reaches all of its ports.
+    let from_itself = inside(&second, {
+        let to = second_address.clone();
+        move || [8000, 9000].map(|port| connects(socket(&to, port)))
+    });
+    assert_eq!(from_itself, [true, true]);
+    // Replies to what a VM starts come back in: the second VM reaches a port on the host that
+    // no rule names.
+    let host = std::net::TcpListener::bind((gateway.as_str(), 0)).unwrap();
+    let host_port = host.local_addr().unwrap();
+    assert!(inside(&second, move || connects(host_port)));
+
+    // A rule the firewall could not hold is refused.
+    let refused = cloud
+        .create_security_group(&SecurityGroupRequest {
+            connection: c.clone(),
+            name: "bad".into(),
+            vnet_id: made.vnet.clone(),
+            ingress: vec![FirewallRule {
+                protocol: "gre".into(),
+                ..ssh_from_anywhere()
+            }],
+            egress: vec![],
+            tags: Tags::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, CloudErrorKind::InvalidRequest);
+    assert!(refused.message.contains("ingress[0]"), "{refused}");
 }

@@ -6,7 +6,12 @@
 //! registry pages under `docs/` from the schemas (see [`crate::docs`]). `sim terminate` deletes a
 //! VM in the embedded simulator behind Terraform's back, as someone clicking in a cloud console
 //! would: the way to try drift detection. `local cleanup` removes everything the `local` driver
-//! left behind after a crash (namespaces, bridges, processes, directories).
+//! left behind after a crash (namespaces, bridges, routing rules, the delay router, processes,
+//! directories).
+//!
+//! Internal, not in the usage text: `local delay-router STATE_DIR` runs the `local` driver's
+//! delay router (see `clouds::local::run_delay_router`); the driver starts the provider's own
+//! binary so, as a daemon, when VMs of regions with a round-trip time between them exist.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +48,11 @@ pub fn run(args: &[String]) -> ExitCode {
         ["sim", "terminate", "--store", path, id] => sim_terminate(PathBuf::from(path), id),
         ["local", "cleanup"] => local_cleanup(clouds::local::DEFAULT_STATE_DIR.as_ref()),
         ["local", "cleanup", "--state-dir", dir] => local_cleanup(std::path::Path::new(dir)),
+        ["local", "delay-router", dir] => {
+            let Err(why) = clouds::local::run_delay_router(std::path::Path::new(dir));
+            eprintln!("delay router: {why}");
+            ExitCode::FAILURE
+        }
         ["inventory"] => inventory(PathBuf::from(DEFAULT_STORE)),
         ["inventory", "--store", path] => inventory(PathBuf::from(path)),
         _ => {

@@ -98,6 +98,17 @@ pub struct LocalBlock {
     pub bandwidth_mbit: Value<i64>,
     pub address_pool: Value<String>,
     pub prefix: Value<String>,
+    /// Round-trip times between regions.
+    pub latency: Value<Vec<LatencyBlock>>,
+}
+
+/// One `latency` block of the `local` block.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct LatencyBlock {
+    /// The two regions.
+    pub regions: Value<Vec<Value<String>>>,
+    /// Round-trip time in milliseconds.
+    pub rtt_ms: Value<i64>,
 }
 
 /// The `simulator` block.
@@ -242,12 +253,8 @@ impl Provider for TumblebugProvider {
             }
         }
         if let Value::Value(local) = &config.local {
-            if let Err(problem) = local_config(local) {
-                diags.error(
-                    "Invalid local setting",
-                    problem,
-                    AttributePath::new("local"),
-                );
+            if let Err((path, problem)) = local_config(local) {
+                diags.error("Invalid local setting", problem, path);
             }
         }
         Some(())
@@ -363,6 +370,7 @@ impl Provider for TumblebugProvider {
             let local = config.local.as_option().unwrap_or_default();
             // Opened only when used, so a machine without root can still run every other cloud.
             match local_config(&local)
+                .map_err(|(_, problem)| problem)
                 .and_then(|c| clouds::local::LocalCloud::open(c).map_err(|e| e.to_string()))
             {
                 Ok(cloud) => drivers.insert(&local_clouds, Arc::new(cloud)),
@@ -447,6 +455,25 @@ fn simulator_block() -> Block {
 
 fn local_block() -> Block {
     use clouds::local as defaults;
+    let latency = Block {
+        version: 1,
+        description: Description::markdown(
+            "A round-trip time added between the VMs of two local regions, so that regions stand \
+             for near and far places; one block per pair of regions. Pairs not given, and VMs of \
+             one region, get none. A user-space router on the host holds each packet between \
+             the regions for half the time each way (the kernel may lack `netem`).",
+        ),
+        attributes: map! {
+            "regions" => crate::schema::attribute(
+                AttributeType::List(AttributeType::String.into()),
+                AttributeConstraint::Required,
+                "The two regions, e.g. `[\"seoul\", \"virginia\"]`."),
+            "rtt_ms" => number(&format!(
+                "Round-trip time in milliseconds, 1 to {}.", defaults::MAX_RTT_MS),
+                AttributeConstraint::Required),
+        },
+        ..Default::default()
+    };
     Block {
         version: 1,
         description: Description::markdown(
@@ -469,19 +496,28 @@ fn local_block() -> Block {
                 "Prefix of every namespace and interface the driver creates (1 to 5 lower-case \
                  letters or digits). Default `{}`.", defaults::DEFAULT_PREFIX)),
         },
+        blocks: map! {
+            "latency" => NestedBlock::List(latency),
+        },
         ..Default::default()
     }
 }
 
-/// The `local` driver's configuration from the `local` block, or what is wrong with it.
-fn local_config(block: &LocalBlock) -> Result<clouds::local::LocalConfig, String> {
+/// The `local` driver's configuration from the `local` block, or the attribute path and what is
+/// wrong with it.
+fn local_config(block: &LocalBlock) -> Result<clouds::local::LocalConfig, (AttributePath, String)> {
+    let local = || AttributePath::new("local").index(0);
     let mut config = clouds::local::LocalConfig::default();
     if let Some(dir) = block.state_dir.as_deref_option() {
         config.state_dir = dir.into();
     }
     if let Some(rate) = block.bandwidth_mbit.as_ref_option() {
-        config.bandwidth_mbit = u32::try_from(*rate)
-            .map_err(|_| format!("bandwidth_mbit = {rate}: give Mbit/s, 0 or more."))?;
+        config.bandwidth_mbit = u32::try_from(*rate).map_err(|_| {
+            (
+                local().attribute("bandwidth_mbit"),
+                format!("bandwidth_mbit = {rate}: give Mbit/s, 0 or more."),
+            )
+        })?;
     }
     if let Some(pool) = block.address_pool.as_deref_option() {
         config.address_pool = pool.into();
@@ -489,7 +525,58 @@ fn local_config(block: &LocalBlock) -> Result<clouds::local::LocalConfig, String
     if let Some(prefix) = block.prefix.as_deref_option() {
         config.prefix = prefix.into();
     }
-    config.validate()?;
+    let latency_at = |i: usize, attribute: &'static str| {
+        local()
+            .attribute("latency")
+            .index(i as i64)
+            .attribute(attribute)
+    };
+    let blocks = block.latency.as_ref_option().map(Vec::as_slice);
+    let mut all_known = true;
+    for (i, entry) in blocks.unwrap_or_default().iter().enumerate() {
+        let regions = entry.regions.as_ref_option().and_then(|list| {
+            list.iter()
+                .map(|region| region.as_deref_option().map(str::to_owned))
+                .collect::<Option<Vec<String>>>()
+        });
+        let (Some(regions), Some(&rtt)) = (regions, entry.rtt_ms.as_ref_option()) else {
+            all_known = false;
+            continue;
+        };
+        let regions: [String; 2] = regions.try_into().map_err(|given: Vec<String>| {
+            let problem = format!("{given:?}: give exactly two regions.");
+            (latency_at(i, "regions"), problem)
+        })?;
+        let rtt_ms = u32::try_from(rtt).map_err(|_| {
+            let problem = format!(
+                "{rtt}: give milliseconds, 1 to {}.",
+                clouds::local::MAX_RTT_MS
+            );
+            (latency_at(i, "rtt_ms"), problem)
+        })?;
+        config
+            .latency
+            .push(clouds::local::RegionLatency { regions, rtt_ms });
+    }
+    if !all_known {
+        // Values Terraform does not know yet (during validation): checked once they are.
+        config.latency.clear();
+    }
+    clouds::local::check_latency(&config.latency).map_err(|problem| {
+        (
+            latency_at(problem.entry, problem.attribute),
+            problem.to_string(),
+        )
+    })?;
+    // The provider runs its own binary as the delay router (see `cli`).
+    if let Ok(program) = std::env::current_exe() {
+        config.router_command = vec![
+            program.to_string_lossy().into_owned(),
+            "local".to_owned(),
+            "delay-router".to_owned(),
+        ];
+    }
+    config.validate().map_err(|problem| (local(), problem))?;
     Ok(config)
 }
 
@@ -574,4 +661,90 @@ fn sim_config(block: &SimulatorBlock) -> Result<clouds::sim::SimConfig, (Attribu
     json.insert("faults".into(), faults.into());
     serde_json::from_value(json.into())
         .map_err(|err| (AttributePath::new("simulator"), format!("{err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn latency(regions: &[&str], rtt_ms: i64) -> LatencyBlock {
+        LatencyBlock {
+            regions: Value::Value(
+                regions
+                    .iter()
+                    .map(|r| Value::Value(r.to_string()))
+                    .collect(),
+            ),
+            rtt_ms: Value::Value(rtt_ms),
+        }
+    }
+
+    fn local_with(latency: Vec<LatencyBlock>) -> LocalBlock {
+        LocalBlock {
+            latency: Value::Value(latency),
+            ..LocalBlock::default()
+        }
+    }
+
+    #[test]
+    fn latency_blocks_become_the_drivers_round_trip_times() {
+        let config = local_config(&local_with(vec![latency(&["seoul", "virginia"], 180)])).unwrap();
+        assert_eq!(
+            config.latency,
+            [clouds::local::RegionLatency {
+                regions: ["seoul".into(), "virginia".into()],
+                rtt_ms: 180,
+            }]
+        );
+        assert_eq!(config.router_command[1..], ["local", "delay-router"]);
+    }
+
+    #[test]
+    fn a_wrong_latency_block_is_reported_at_its_attribute() {
+        let at = |i: i64, attribute: &'static str| {
+            AttributePath::new("local")
+                .index(0)
+                .attribute("latency")
+                .index(i)
+                .attribute(attribute)
+        };
+        let rows = [
+            (
+                vec![latency(&["a"], 10)],
+                at(0, "regions"),
+                "give exactly two regions",
+            ),
+            (
+                vec![latency(&["a", "b"], -1)],
+                at(0, "rtt_ms"),
+                "-1: give milliseconds",
+            ),
+            (
+                vec![latency(&["a", "b"], 10), latency(&["b", "b"], 10)],
+                at(1, "regions"),
+                "two different regions",
+            ),
+            (
+                vec![latency(&["a", "b"], 0)],
+                at(0, "rtt_ms"),
+                "latency[0].rtt_ms: 0 must be from 1",
+            ),
+            (
+                vec![latency(&["a", "b"], 10), latency(&["b", "a"], 20)],
+                at(1, "regions"),
+                "already given by latency[0]",
+            ),
+        ];
+        for (blocks, path, part) in rows {
+            let (got_path, problem) = local_config(&local_with(blocks)).unwrap_err();
+            assert_eq!(got_path, path, "{problem}");
+            assert!(problem.contains(part), "{problem}");
+        }
+        // Values not known yet (during validation) are checked later.
+        let unknown = LatencyBlock {
+            regions: Value::Unknown,
+            rtt_ms: Value::Value(0),
+        };
+        assert!(local_config(&local_with(vec![unknown, latency(&["a", "a"], 5)])).is_ok());
+    }
 }

@@ -29,6 +29,21 @@ pub const DEFAULT_BANDWIDTH_MBIT: u32 = 100;
 /// allows 15 characters, which leaves 9 digits for `n`.
 pub const MAX_PREFIX_LEN: usize = 5;
 
+/// The longest round-trip time [`RegionLatency::rtt_ms`] accepts: a minute, far beyond any place
+/// on Earth, yet short enough that the delay router's queue stays within bounds.
+pub const MAX_RTT_MS: u32 = 60_000;
+
+/// The round-trip time the driver adds between the VMs of two regions: see
+/// [`LocalConfig::latency`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionLatency {
+    /// The two regions (the `region` of the connections), different from each other.
+    pub regions: [String; 2],
+    /// Round-trip time in milliseconds, 1 to [`MAX_RTT_MS`]; each direction gets half.
+    pub rtt_ms: u32,
+}
+
 /// Everything configurable about the `local` driver.
 ///
 /// Serde shape (JSON shown; every field is optional):
@@ -40,7 +55,9 @@ pub const MAX_PREFIX_LEN: usize = 5;
 ///   "address_pool": "10.213.0.0/16",
 ///   "subnet_prefix": 24,
 ///   "bandwidth_mbit": 100,
-///   "sshd": "/usr/sbin/sshd"
+///   "sshd": "/usr/sbin/sshd",
+///   "latency": [{ "regions": ["seoul", "virginia"], "rtt_ms": 180 }],
+///   "router_command": ["/usr/bin/terraform-provider-tumblebug", "local", "delay-router"]
 /// }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,6 +80,15 @@ pub struct LocalConfig {
     pub bandwidth_mbit: u32,
     /// The OpenSSH server each VM runs.
     pub sshd: PathBuf,
+    /// Round-trip times added between the VMs of two regions, one entry per pair of regions;
+    /// pairs not listed, and VMs of one region, get none. Traffic between vNets of such regions
+    /// passes through the delay router (see the module documentation).
+    pub latency: Vec<RegionLatency>,
+    /// The command that runs the delay router: a program and its first arguments, to which the
+    /// driver appends the state directory; the program must call [`super::run_delay_router`]
+    /// with it. Needed when `latency` is not empty. The provider sets it to itself
+    /// (`terraform-provider-tumblebug local delay-router`).
+    pub router_command: Vec<String>,
 }
 
 impl Default for LocalConfig {
@@ -74,6 +100,8 @@ impl Default for LocalConfig {
             subnet_prefix: DEFAULT_SUBNET_PREFIX,
             bandwidth_mbit: DEFAULT_BANDWIDTH_MBIT,
             sshd: PathBuf::from("/usr/sbin/sshd"),
+            latency: Vec::new(),
+            router_command: Vec::new(),
         }
     }
 }
@@ -96,6 +124,17 @@ impl LocalConfig {
                 self.sshd.display()
             ));
         }
+        self.check_latency()
+    }
+
+    /// Checks that the delay router can be started when the latency calls for it.
+    fn check_latency(&self) -> Result<(), String> {
+        check_latency(&self.latency).map_err(|problem| problem.to_string())?;
+        if !self.latency.is_empty() && self.router_command.is_empty() {
+            return Err(
+                "latency needs router_command, the command that runs the delay router".to_string(),
+            );
+        }
         Ok(())
     }
 
@@ -112,6 +151,66 @@ impl LocalConfig {
         }
         Ok(pool)
     }
+}
+
+/// What is wrong with an entry of [`LocalConfig::latency`], for a message that points at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatencyProblem {
+    /// The entry's index.
+    pub entry: usize,
+    /// `regions` or `rtt_ms`.
+    pub attribute: &'static str,
+    /// What is wrong, and what would do.
+    pub problem: String,
+}
+
+impl std::fmt::Display for LatencyProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "latency[{}].{}: {}",
+            self.entry, self.attribute, self.problem
+        )
+    }
+}
+
+/// Checks the entries of [`LocalConfig::latency`]: two different regions each, an RTT in range,
+/// and no pair given twice (either way round).
+pub fn check_latency(latency: &[RegionLatency]) -> Result<(), LatencyProblem> {
+    for (entry, given) in latency.iter().enumerate() {
+        let wrong = |attribute, problem| LatencyProblem {
+            entry,
+            attribute,
+            problem,
+        };
+        let [a, b] = &given.regions;
+        if a.trim().is_empty() || b.trim().is_empty() || a == b {
+            return Err(wrong(
+                "regions",
+                format!("{:?} must name two different regions", given.regions),
+            ));
+        }
+        if !(1..=MAX_RTT_MS).contains(&given.rtt_ms) {
+            return Err(wrong(
+                "rtt_ms",
+                format!(
+                    "{} must be from 1 to {MAX_RTT_MS} (leave the pair out for none)",
+                    given.rtt_ms
+                ),
+            ));
+        }
+        let same_pair = |other: &RegionLatency| {
+            let [c, d] = &other.regions;
+            (a, b) == (c, d) || (a, b) == (d, c)
+        };
+        if let Some(first) = latency[..entry].iter().position(same_pair) {
+            return Err(wrong(
+                "regions",
+                format!("{a} and {b} are already given by latency[{first}]"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks a name prefix: see [`LocalConfig::prefix`].

@@ -24,7 +24,7 @@ pub(crate) fn is_root() -> bool {
 }
 
 /// The programs the driver runs, by name (looked up in `PATH`).
-pub(crate) const PROGRAMS: [&str; 6] = ["ip", "tc", "unshare", "mount", "ssh-keygen", "sh"];
+pub(crate) const PROGRAMS: [&str; 7] = ["ip", "tc", "nft", "unshare", "mount", "ssh-keygen", "sh"];
 
 /// The programs of [`PROGRAMS`] that `PATH` does not hold.
 pub(crate) fn missing_programs() -> Vec<&'static str> {
@@ -63,6 +63,40 @@ pub(crate) fn run_removal(program: &str, args: &[&str]) -> Result<(), String> {
         Err(e) if e.contains("Cannot find device") || e.contains("No such file") => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// True if and only if the host (the root network namespace) has an interface named `name`.
+pub(crate) fn link_exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+/// Sets the IPv4 setting `key` of interface `device` (`/proc/sys/net/ipv4/conf/<device>/<key>`).
+pub(crate) fn set_interface_setting(device: &str, key: &str, value: &str) -> Result<(), String> {
+    let path = Path::new("/proc/sys/net/ipv4/conf").join(device).join(key);
+    fs::write(&path, value).map_err(|e| format!("cannot set {}: {e}", path.display()))
+}
+
+/// Deletes every IPv4 policy-routing rule whose input interface passes `ours`; returns how many
+/// there were.
+pub(crate) fn delete_rules(ours: impl Fn(&str) -> bool) -> Result<usize, String> {
+    let rules = model::rule_inputs(&run("ip", &["-4", "rule", "show"])?);
+    let mut deleted = 0;
+    for (priority, input) in rules.iter().filter(|(_, input)| ours(input)) {
+        run_removal(
+            "ip",
+            &[
+                "-4",
+                "rule",
+                "del",
+                "priority",
+                &priority.to_string(),
+                "iif",
+                input,
+            ],
+        )?;
+        deleted += 1;
+    }
+    Ok(deleted)
 }
 
 /// True if and only if the named network namespace exists.
@@ -116,7 +150,7 @@ pub(crate) fn process_state(pid: i32) -> Option<char> {
     rest.trim_start().chars().next()
 }
 
-fn signal(pid: i32, sig: libc::c_int) {
+pub(crate) fn signal(pid: i32, sig: libc::c_int) {
     // SAFETY: kill has no memory preconditions; a process that is already gone gives ESRCH,
     // which is what the callers expect to happen eventually.
     unsafe {
@@ -125,7 +159,7 @@ fn signal(pid: i32, sig: libc::c_int) {
 }
 
 /// Waits until `done` holds or `limit` passes; true if and only if it held.
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     loop {
         if done() {
@@ -223,7 +257,7 @@ pub(crate) fn stop_sshd(netns: &str, pid_file: &Path) {
 }
 
 /// Starts the VM's sshd as a daemon inside its network namespace and a new mount namespace of its
-/// own (see [`model::enter_script`]), then waits until it answers on `address:22`.
+/// own (see [`model::enter_script`]), then waits until it answers on `address` (port 22).
 ///
 /// sshd detaches itself (new session, standard streams on `/dev/null`), so it outlives the
 /// provider. Its mount namespace is private: its bind mounts never reach the host's.
@@ -260,8 +294,7 @@ pub(crate) fn start_sshd(
         ],
     )?;
     let ready = wait_until(Duration::from_secs(10), || {
-        sshd_state(netns, &pid_file).0 == Sshd::Serving
-            && TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+        sshd_state(netns, &pid_file).0 == Sshd::Serving && answers_inside(netns, address)
     });
     if ready {
         Ok(())
@@ -272,6 +305,22 @@ pub(crate) fn start_sshd(
             log.trim()
         ))
     }
+}
+
+/// True if and only if something accepts TCP connections on `address`, asked from inside the
+/// namespace: the VM's firewall lets the VM reach itself whatever its security group allows the
+/// host. A thread of its own enters the namespace (a namespace is per thread) and ends with it.
+fn answers_inside(netns: &str, address: SocketAddr) -> bool {
+    let Ok(namespace) = File::open(Path::new(NETNS_DIR).join(netns)) else {
+        return false;
+    };
+    std::thread::spawn(move || {
+        // SAFETY: setns with a valid namespace descriptor moves only this thread.
+        let entered = unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) } == 0;
+        entered && TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+    })
+    .join()
+    .unwrap_or(false)
 }
 
 /// An exclusive `flock` on a file, released when dropped (the lock dies with the file

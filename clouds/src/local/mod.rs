@@ -6,6 +6,12 @@
 //!   route through the host;
 //! - a token-bucket rate limit ([`LocalConfig::bandwidth_mbit`], `tc tbf`) on both ends, so the
 //!   link is limited in both directions;
+//! - a firewall (an nftables table in the namespace, `<state_dir>/vms/<id>/firewall.nft`) that
+//!   drops what comes in unless it is a reply to a connection of the VM, comes from the VM
+//!   itself, or is allowed by an ingress rule of its security group (`tcp`/`udp` port ranges,
+//!   `icmp` or `all`, from an IPv4 CIDR: rules of other shapes are refused when the group is
+//!   created). The CIDRs are matched against the addresses VMs and the host really have (from
+//!   the address pool, see below), not against the CIDRs the vNet request asked for;
 //! - a private filesystem area: its directory `<state_dir>/vms/<id>/fs/` holds the paths listed
 //!   in [`PRIVATE_PATHS`]: `/root`, `/tmp`, `/srv` (the place for data), `/etc/ssh` and `/run`.
 //!   Its processes run in a mount namespace of their own where those paths are bind mounts of
@@ -16,7 +22,8 @@
 //!   pair authorised for `root`, by key only.
 //!
 //! **Reaching a VM:** `ssh root@<address>` on port 22, from the host (the root namespace holds
-//! the first address of every vNet's subnet, as the VMs' gateway). `vm_status` gives the address
+//! the first address of every vNet's subnet, as the VMs' gateway), when its security group lets
+//! port 22 in (the provider's default group does). `vm_status` gives the address
 //! as both `public_ip` and `private_ip`, and the host key in
 //! [`VmObservation::host_key`](crate::VmObservation::host_key): pin it (a `known_hosts` line
 //! `<address> <host_key>` with `StrictHostKeyChecking yes`); the driver never asks anyone to trust
@@ -25,7 +32,23 @@
 //! **A vNet is a Linux bridge** (`<prefix>b<n>`) with a subnet carved from
 //! [`LocalConfig::address_pool`]; the CIDRs the request asks for are recorded but not used,
 //! because every vNet shares the host's routing table and needs a subnet of its own that the
-//! host does not use. VMs on one vNet reach each other; there is no NAT to the outside.
+//! host does not use. VMs on one vNet reach each other through the bridge. The host forwards
+//! between the vNets of the pool (IPv4 forwarding is turned on for the bridges alone) and nowhere
+//! else: three policy-routing rules per bridge (`ip rule`, priorities 9100 to 9102, see
+//! `model::bridge_rules`) send what a bridge forwards through the delay router's table, else to
+//! the pool, else nowhere, so VMs of an MCIS in different regions reach each other and there is
+//! still no way out (no NAT).
+//!
+//! **Latency between regions** ([`LocalConfig::latency`]: a round-trip time per pair of
+//! regions) is added in user space, since this host's kernel has no `netem`: while two vNets lie
+//! in regions with a round-trip time between them, the pool is routed from every bridge into a
+//! TUN device (`<prefix>delay`) read by the delay router, a daemon ([`run_delay_router`], started
+//! through [`LocalConfig::router_command`]) that holds each packet for half the round-trip time
+//! between the regions of its source and destination and hands it back to the kernel for the
+//! destination's bridge. VMs of one region, and the host, get no delay. The daemon outlives the
+//! provider, as the VMs do; the driver starts it, tells it (`SIGHUP`) about new vNets and stops
+//! it, with its device, when no two vNets need it any more. It adds no jitter or loss, and its
+//! throughput (one thread) is well above the VMs' default link rate.
 //!
 //! **Status words** are the driver's own ([`Phase`]; the `local` table of the `lifecycle`
 //! crate): `creating`, `running`, `stopping`, `stopped`, `starting`, `rebooting`, `terminating`,
@@ -44,16 +67,16 @@
 //!
 //! **State** lives under [`LocalConfig::state_dir`] (`/var/lib/tumblebug-local` by default), one
 //! JSON record per resource with its tags, so `list_tagged` works and a restarted provider finds
-//! everything. Namespaces, bridges and processes do not survive a host restart; the records do,
-//! and such VMs read `error` until terminated. [`cleanup`] removes every leftover of a state
-//! directory after a crash.
+//! everything. Namespaces, bridges, rules and processes do not survive a host restart; the
+//! records do, and such VMs read `error` until terminated. [`cleanup`] removes every leftover of
+//! a state directory after a crash, the delay router and the rules included.
 //!
 //! **Needs root** (network, mount namespaces, bridges): [`LocalCloud::open`] says so otherwise.
 //!
-//! **Not done:** security groups are recorded, not enforced (every port of a VM is open to the
-//! host and its vNet); inter-region latency is not emulated (this host's kernel has no `netem`,
-//! and no user-space delay is in place), so all regions are the same place; regions and zones
-//! are free names.
+//! **Not done:** egress rules of security groups are recorded, not enforced (a VM may send
+//! anything; what it can reach is limited by the routing above); latency is per pair of regions
+//! only (zones of a region are one place, and there is no jitter, loss or bandwidth between
+//! regions beyond each VM's link); regions and zones are free names.
 //!
 //! # Example
 //!
@@ -85,23 +108,27 @@ use serde::Serialize;
 
 use crate::net::{self, Cidr};
 use crate::{
-    CloudDriver, CloudError, CloudErrorKind, Connection, KeyPairRequest, ResourceKind,
-    SecurityGroupRequest, TaggedResource, VmObservation, VmRequest, VnetRequest,
+    CloudDriver, CloudError, CloudErrorKind, Connection, FirewallRule, KeyPairRequest,
+    ResourceKind, SecurityGroupRequest, TaggedResource, VmObservation, VmRequest, VnetRequest,
 };
 
 mod config;
 mod host;
+mod latency;
 mod model;
+mod router;
 mod state;
 
 #[cfg(test)]
 mod tests;
 
 pub use config::{
-    LocalConfig, DEFAULT_ADDRESS_POOL, DEFAULT_BANDWIDTH_MBIT, DEFAULT_PREFIX, DEFAULT_STATE_DIR,
-    DEFAULT_SUBNET_PREFIX, MAX_PREFIX_LEN,
+    check_latency, LatencyProblem, LocalConfig, RegionLatency, DEFAULT_ADDRESS_POOL,
+    DEFAULT_BANDWIDTH_MBIT, DEFAULT_PREFIX, DEFAULT_STATE_DIR, DEFAULT_SUBNET_PREFIX,
+    MAX_PREFIX_LEN, MAX_RTT_MS,
 };
 pub use model::{Phase, PRIVATE_PATHS};
+pub use router::run_delay_router;
 
 use host::Lock;
 use model::{Decision, Facts};
@@ -197,7 +224,7 @@ impl LocalCloud {
             return Err(error(
                 CloudErrorKind::Unavailable,
                 format!(
-                    "missing programs: {} (install iproute2, util-linux, openssh-client and \
+                    "missing programs: {} (install iproute2, nftables, util-linux, openssh-client and \
                      openssh-server; sshd is looked for at {})",
                     missing.join(", "),
                     config.sshd.display()
@@ -215,12 +242,17 @@ impl LocalCloud {
             .create()
             .map_err(io_error("create the state directory"))?;
         claim_prefix(&layout, &config.prefix)?;
+        let inner = Inner {
+            config,
+            pool,
+            layout,
+        };
+        // The latency may differ from what the last driver of this directory was given.
+        let held = inner.global_lock()?;
+        inner.sync_router(&held)?;
+        drop(held);
         Ok(LocalCloud {
-            inner: Arc::new(Inner {
-                config,
-                pool,
-                layout,
-            }),
+            inner: Arc::new(inner),
         })
     }
 
@@ -361,20 +393,66 @@ impl Inner {
         // The record first: a crash after it leaves something cleanup and list_tagged can find.
         self.write(ResourceKind::Vnet, &id, &record)?;
         let gateway = format!("{}/{prefix_len}", net::address(subnet, 1));
-        let bridge = record.bridge.as_str();
-        let made = host::run("ip", &["link", "add", bridge, "type", "bridge"])
-            .and_then(|_| host::run("ip", &["addr", "add", &gateway, "dev", bridge]))
-            .and_then(|_| host::run("ip", &["link", "set", bridge, "up"]));
+        let made = self
+            .make_bridge(&record.bridge, &gateway)
+            .map_err(|e| host_error("create the bridge", e))
+            .and_then(|_| self.sync_router(&held));
         if let Err(e) = made {
-            let _ = host::run_removal("ip", &["link", "del", bridge]);
+            let _ = self.remove_bridge(&record.bridge);
             let _ = self.layout.remove(ResourceKind::Vnet, &id);
-            return Err(host_error("create the bridge", e));
+            return Err(e);
         }
         Ok(id)
     }
 
+    /// A vNet's bridge, holding `gateway`, and forwarding what its VMs send to the other vNets
+    /// (see [`model::bridge_rules`]). Forwarding is turned on for the bridge alone, so the host's
+    /// other interfaces keep their setting.
+    fn make_bridge(&self, bridge: &str, gateway: &str) -> Result<(), String> {
+        host::run("ip", &["link", "add", bridge, "type", "bridge"])?;
+        host::run("ip", &["addr", "add", gateway, "dev", bridge])?;
+        host::set_interface_setting(bridge, "forwarding", "1")?;
+        let table = model::route_table(self.prefix());
+        for rule in model::bridge_rules(bridge, &self.pool.to_string(), table) {
+            let rule: Vec<&str> = rule.iter().map(String::as_str).collect();
+            host::run("ip", &[&["-4", "rule", "add"], &rule[..]].concat())?;
+        }
+        host::run("ip", &["link", "set", bridge, "up"]).map(|_| ())
+    }
+
+    /// Removes a bridge and its rules.
+    fn remove_bridge(&self, bridge: &str) -> Result<(), String> {
+        host::delete_rules(|input| input == bridge)?;
+        host::run_removal("ip", &["link", "del", bridge])
+    }
+
+    /// Makes the delay router match the vNets and the configured latency: serving, and reading
+    /// the records again, while two vNets lie in regions with a delay between them; gone
+    /// otherwise. Called under the global lock whenever vNets come or go, and on open.
+    fn sync_router(&self, _held: &Lock) -> Result<(), CloudError> {
+        let table = serde_json::to_vec_pretty(&self.config.latency)
+            .map_err(|e| host_error("write the latency table", e))?;
+        host::write_file(&self.layout.latency_file(), &table, 0o600)
+            .map_err(io_error("write the latency table"))?;
+        let needed = router::load_delays(&self.layout)
+            .map_err(|e| host_error("read the latency table", e))?
+            .any();
+        let updated = if needed {
+            let pool = self.pool.to_string();
+            router::start(
+                &self.layout,
+                self.prefix(),
+                &pool,
+                &self.config.router_command,
+            )
+        } else {
+            router::stop(&self.layout, self.prefix()).map(|_| ())
+        };
+        updated.map_err(|e| host_error("update the delay router", e))
+    }
+
     fn delete_vnet(&self, connection: &Connection, id: &str) -> Result<(), CloudError> {
-        let _held = self.global_lock()?;
+        let held = self.global_lock()?;
         let Some(record) = self.find::<VnetRecord>(ResourceKind::Vnet, id, connection)? else {
             return Ok(());
         };
@@ -397,14 +475,27 @@ impl Inner {
         if !users.is_empty() {
             return Err(in_use(ResourceKind::Vnet, id, &users));
         }
-        host::run_removal("ip", &["link", "del", &record.bridge])
+        self.remove_bridge(&record.bridge)
             .map_err(|e| host_error("delete the bridge", e))?;
         self.layout
             .remove(ResourceKind::Vnet, id)
-            .map_err(io_error("remove a record"))
+            .map_err(io_error("remove a record"))?;
+        self.sync_router(&held)
     }
 
+    /// Records a security group whose rules VMs can enforce (see [`model::accept_statement`]);
+    /// egress rules are held to the same shape, though only ingress is enforced.
     fn create_security_group(&self, request: &SecurityGroupRequest) -> Result<String, CloudError> {
+        for (direction, rules) in [("ingress", &request.ingress), ("egress", &request.egress)] {
+            for (i, rule) in rules.iter().enumerate() {
+                model::accept_statement(rule).map_err(|why| {
+                    error(
+                        CloudErrorKind::InvalidRequest,
+                        format!("security group '{}': {direction}[{i}]: {why}", request.name),
+                    )
+                })?;
+            }
+        }
         let held = self.global_lock()?;
         let connection = &request.connection;
         if self
@@ -501,7 +592,7 @@ impl Inner {
     /// in parallel. A failure removes whatever was built and the record.
     fn create_vm(&self, request: &VmRequest) -> Result<String, CloudError> {
         let connection = &request.connection;
-        let (record, key, vm_lock) = {
+        let (record, key, group, vm_lock) = {
             let held = self.global_lock()?;
             let vnet = self
                 .find::<VnetRecord>(ResourceKind::Vnet, &request.vnet_id, connection)?
@@ -581,9 +672,9 @@ impl Inner {
             let vm_lock =
                 Lock::exclusive(&self.layout.vm_lock(&id)).map_err(io_error("lock the VM"))?;
             self.write(ResourceKind::Vm, &id, &record)?;
-            (record, key, vm_lock)
+            (record, key, group, vm_lock)
         };
-        match self.build(&record, &key.public_key) {
+        match self.build(&record, &key.public_key, &group.ingress) {
             Ok(host_key) => {
                 let record = VmRecord {
                     phase: Phase::Running,
@@ -602,8 +693,14 @@ impl Inner {
         }
     }
 
-    /// Builds a VM: its files, host key, namespace, link and sshd. Returns its host key line.
-    fn build(&self, vm: &VmRecord, public_key: &str) -> Result<String, String> {
+    /// Builds a VM: its files, host key, namespace with its firewall, link and sshd. Returns its
+    /// host key line.
+    fn build(
+        &self,
+        vm: &VmRecord,
+        public_key: &str,
+        ingress: &[FirewallRule],
+    ) -> Result<String, String> {
         let fs_dir = self.layout.vm_fs(&vm.id);
         let io = |what: &str| {
             let what = what.to_string();
@@ -650,6 +747,21 @@ impl Inner {
         let (ns, veth) = (vm.netns.as_str(), vm.veth.as_str());
         let address = format!("{}/{}", vm.address, vm.prefix_len);
         host::run("ip", &["netns", "add", ns])?;
+        // The firewall before any interface, so the VM is never open.
+        let firewall = self.layout.vm_dir(&vm.id).join("firewall.nft");
+        host::write_file(&firewall, model::firewall(ingress)?.as_bytes(), 0o600)
+            .map_err(io("write the firewall"))?;
+        host::run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                ns,
+                "nft",
+                "-f",
+                &firewall.to_string_lossy(),
+            ],
+        )?;
         host::run(
             "ip",
             &[
@@ -1000,10 +1112,15 @@ impl CloudDriver for LocalCloud {
 pub struct CleanupReport {
     /// Network namespaces deleted (VMs).
     pub namespaces: Vec<String>,
-    /// Interfaces deleted: bridges (vNets) and the host ends of veths.
+    /// Interfaces deleted: bridges (vNets), the host ends of veths and the delay router's TUN
+    /// device.
     pub interfaces: Vec<String>,
     /// Processes ended (sshd and whatever ran in the VMs).
     pub processes: usize,
+    /// True if and only if the delay router's process was running and was ended.
+    pub router: bool,
+    /// Policy-routing rules deleted (those of the bridges).
+    pub rules: usize,
     /// True if and only if the state directory existed and was removed.
     pub removed_state_dir: bool,
 }
@@ -1017,16 +1134,17 @@ impl CleanupReport {
 
 /// Removes every leftover of the driver whose state directory is `state_dir`, whatever state a
 /// crash left it in: the processes of its VMs, their network namespaces, its bridges and veths,
-/// and the state directory itself (records and VM directories). Meant for after a crash or to
-/// start over; it does not ask the provider's store, so the provider's records of these VMs
-/// become stale.
+/// the bridges' policy-routing rules, the delay router (process and TUN device, whose route goes
+/// with it), and the state directory itself (records and VM directories). Meant for after a
+/// crash or to start over; it does not ask the provider's store, so the provider's records of
+/// these VMs become stale.
 ///
-/// Namespaces and interfaces are found by the records and by name: every namespace named like a
-/// VM id and every interface named like a bridge or veth of the directory's prefix (see
-/// [`LocalConfig::prefix`]), so that things created just before a crash recorded them are found
-/// too. A missing state directory is not an error: there is nothing to clean. Blocks for up to a
-/// few seconds per VM whose processes ignore `SIGTERM`. No [`LocalCloud`] may be using the
-/// directory meanwhile.
+/// Namespaces, interfaces and rules are found by name: every namespace named like a VM id, every
+/// interface named like a bridge, veth or TUN device of the directory's prefix (see
+/// [`LocalConfig::prefix`]) and every rule for such an interface, so that things created just
+/// before a crash recorded them are found too; the router by the lock it holds. A missing state
+/// directory is not an error: there is nothing to clean. Blocks for up to a few seconds per VM
+/// whose processes ignore `SIGTERM`. No [`LocalCloud`] may be using the directory meanwhile.
 pub fn cleanup(state_dir: &Path) -> Result<CleanupReport, CloudError> {
     let layout = Layout::new(state_dir);
     let prefix = match fs::read_to_string(layout.prefix_file()) {
@@ -1045,7 +1163,11 @@ pub fn cleanup(state_dir: &Path) -> Result<CleanupReport, CloudError> {
     if !host::is_root() {
         return Err(needs_root());
     }
-    let mut report = CleanupReport::default();
+    let mut report = CleanupReport {
+        router: router::stop_process(&layout)
+            .map_err(|e| host_error("stop the delay router", e))?,
+        ..CleanupReport::default()
+    };
     let mut namespaces: Vec<String> = host::netns_names()
         .into_iter()
         .filter(|name| model::parse_id(&prefix, ResourceKind::Vm, name).is_some())
@@ -1067,6 +1189,8 @@ pub fn cleanup(state_dir: &Path) -> Result<CleanupReport, CloudError> {
             report.interfaces.push(name);
         }
     }
+    report.rules = host::delete_rules(|input| model::is_our_interface(&prefix, input))
+        .map_err(|e| host_error("delete the routing rules", e))?;
     fs::remove_dir_all(state_dir).map_err(io_error("remove the state directory"))?;
     report.removed_state_dir = true;
     Ok(report)

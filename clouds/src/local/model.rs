@@ -2,9 +2,12 @@
 //! what the host says about it, which actions its state allows, and the text of the files and
 //! arguments it hands to `sshd` and `tc`. No I/O here, so all of it is tested without root.
 
+use std::net::Ipv4Addr;
+
 use serde::{Deserialize, Serialize};
 
-use crate::ResourceKind;
+use crate::net::Cidr;
+use crate::{FirewallRule, ResourceKind};
 
 /// What the driver last did to a VM, as its record says; also the native status words.
 ///
@@ -201,12 +204,74 @@ pub(crate) fn veth_name(prefix: &str, n: u64) -> String {
     format!("{prefix}v{n}")
 }
 
-/// True if and only if `name` is an interface name [`bridge_name`] or [`veth_name`] makes with
-/// `prefix`: how [`super::cleanup`] finds leftovers that no record names.
+/// The TUN device of the delay router of `prefix` (see `router.rs`).
+pub(crate) fn delay_device(prefix: &str) -> String {
+    format!("{prefix}delay")
+}
+
+/// True if and only if `name` is an interface name [`bridge_name`], [`veth_name`] or
+/// [`delay_device`] makes with `prefix`: how [`super::cleanup`] finds leftovers that no record
+/// names.
 pub(crate) fn is_our_interface(prefix: &str, name: &str) -> bool {
-    name.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix('b').or_else(|| rest.strip_prefix('v')))
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    name == delay_device(prefix)
+        || name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('b').or_else(|| rest.strip_prefix('v')))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The first routing table number [`route_table`] hands out: far above the small numbers people
+/// give their own tables.
+const FIRST_ROUTE_TABLE: u32 = 1_000_000_000;
+
+/// The routing table that sends a prefix's inter-vNet traffic into its delay router. Its number
+/// is the prefix read in base 37 (letters 1 to 26, digits 27 to 36), so every prefix has its own
+/// and [`super::cleanup`] finds it without a record.
+pub(crate) fn route_table(prefix: &str) -> u32 {
+    let digit = |b: u8| match b {
+        b'a'..=b'z' => u32::from(b - b'a') + 1,
+        _ => u32::from(b.wrapping_sub(b'0')) + 27,
+    };
+    FIRST_ROUTE_TABLE + prefix.bytes().fold(0, |n, b| n * 37 + digit(b))
+}
+
+/// The priority of the first of the rules of [`bridge_rules`]; the others follow it.
+pub(crate) const FIRST_RULE_PRIORITY: u32 = 9100;
+
+/// The policy-routing rules (arguments of `ip rule add`) for what a vNet's bridge forwards, in
+/// order: into the delay router's `table` (which routes the `pool` only while the router runs,
+/// and is empty otherwise), else straight to the other vNets of the `pool`, else nowhere (the
+/// VMs have no way out, as there is no NAT). What is for the host itself never gets this far:
+/// the kernel's `local` table comes first.
+pub(crate) fn bridge_rules(bridge: &str, pool: &str, table: u32) -> [Vec<String>; 3] {
+    let rule = |n: u32, tail: &[&str]| -> Vec<String> {
+        let head = [
+            "priority",
+            &(FIRST_RULE_PRIORITY + n).to_string(),
+            "iif",
+            bridge,
+        ];
+        head.iter().chain(tail).map(|s| s.to_string()).collect()
+    };
+    [
+        rule(0, &["lookup", &table.to_string()]),
+        rule(1, &["to", pool, "lookup", "main"]),
+        rule(2, &["prohibit"]),
+    ]
+}
+
+/// The priority and input interface of every rule of `ip rule show` output that names one
+/// (`9100:\tfrom all iif tbb1 lookup 1000000100` gives `(9100, "tbb1")`).
+pub(crate) fn rule_inputs(output: &str) -> Vec<(u32, String)> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let (priority, rest) = line.split_once(':')?;
+            let mut words = rest.split_whitespace();
+            words.find(|w| *w == "iif")?;
+            Some((priority.trim().parse().ok()?, words.next()?.to_string()))
+        })
+        .collect()
 }
 
 /// The interface names in the output of `ip -o link show` (`7: tbv1@if2: <...>` gives `tbv1`).
@@ -287,4 +352,73 @@ pub(crate) fn key_line(text: &str) -> Option<String> {
     let kind = fields.next()?;
     let key = fields.next()?;
     Some(format!("{kind} {key}"))
+}
+
+/// The IPv4 network `a.b.c.d/n` lies in: host bits are cleared, not refused, since the
+/// provider accepts them in a rule's CIDR.
+fn network_of(text: &str) -> Result<Cidr, String> {
+    let (address, length) = text
+        .split_once('/')
+        .ok_or("it is not in the form a.b.c.d/n")?;
+    let address: Ipv4Addr = address
+        .parse()
+        .map_err(|_| format!("'{address}' is not an IPv4 address"))?;
+    let prefix: u8 = length
+        .parse()
+        .ok()
+        .filter(|p| *p <= 32)
+        .ok_or_else(|| format!("'{length}' is not a prefix length from 0 to 32"))?;
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+    Ok(Cidr {
+        base: u32::from(address) & mask,
+        prefix,
+    })
+}
+
+/// One security-group rule as the nftables statement that accepts what it allows, or what is
+/// wrong with it: the CIDR must be an IPv4 range, the protocol `tcp` or `udp` (with a port
+/// range) or `icmp` or `all` (any case). The statement is made from the parsed values only, so
+/// nothing of the request reaches `nft` as it was written.
+pub(crate) fn accept_statement(rule: &FirewallRule) -> Result<String, String> {
+    let source =
+        network_of(&rule.cidr).map_err(|why| format!("cidr '{}': {why} (IPv4 only)", rule.cidr))?;
+    let protocol = rule.protocol.to_ascii_lowercase();
+    let what = match protocol.as_str() {
+        "tcp" | "udp" if rule.from_port <= rule.to_port => {
+            format!(" {protocol} dport {}-{}", rule.from_port, rule.to_port)
+        }
+        "tcp" | "udp" => {
+            return Err(format!(
+                "ports {}-{}: from_port must not exceed to_port",
+                rule.from_port, rule.to_port
+            ))
+        }
+        "icmp" => " meta l4proto icmp".to_string(),
+        "all" => String::new(),
+        other => {
+            return Err(format!(
+                "protocol '{other}' is not one of tcp, udp, icmp, all"
+            ))
+        }
+    };
+    Ok(format!("ip saddr {source}{what} accept"))
+}
+
+/// The nftables ruleset of a VM's network namespace: what comes in is dropped unless it belongs
+/// to a connection the VM made or accepted, comes from the VM itself, or is allowed by an ingress
+/// rule of its security group (see [`accept_statement`]). What goes out is not filtered.
+pub(crate) fn firewall(ingress: &[FirewallRule]) -> Result<String, String> {
+    let mut script = String::from(
+        "# Written by the tumblebug local driver: the VM's security group, inbound.\n\
+         table inet tumblebug {\n\
+         \x20 chain input {\n\
+         \x20   type filter hook input priority filter; policy drop;\n\
+         \x20   ct state established,related accept\n\
+         \x20   iifname \"lo\" accept\n",
+    );
+    for rule in ingress {
+        script.push_str(&format!("    {}\n", accept_statement(rule)?));
+    }
+    script.push_str("  }\n}\n");
+    Ok(script)
 }

@@ -7,6 +7,9 @@
 //! prefix                  the name prefix this directory belongs to (for cleanup)
 //! lock                    taken while ids and addresses are handed out
 //! seq                     the last number handed out
+//! latency.json            the round-trip times between regions the delay router applies
+//! router.lock             held (fcntl lock) by the running delay router: says which process it is
+//! router.log              what the delay router says (its standard error)
 //! vnets/<id>.json         VnetRecord
 //! sgs/<id>.json           GroupRecord
 //! keys/<id>.json          KeyRecord
@@ -43,7 +46,8 @@ pub(crate) struct VnetRecord {
     pub(crate) tags: Tags,
 }
 
-/// A security group: recorded, not enforced.
+/// A security group: its ingress rules are enforced in the namespace of every VM created with
+/// it (see `model::firewall`); its egress rules are recorded only.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct GroupRecord {
     pub(crate) id: String,
@@ -127,6 +131,19 @@ impl Layout {
 
     pub(crate) fn seq_file(&self) -> PathBuf {
         self.root.join("seq")
+    }
+
+    /// The configured [`RegionLatency`](super::config::RegionLatency) list, for the delay router.
+    pub(crate) fn latency_file(&self) -> PathBuf {
+        self.root.join("latency.json")
+    }
+
+    pub(crate) fn router_lock(&self) -> PathBuf {
+        self.root.join("router.lock")
+    }
+
+    pub(crate) fn router_log(&self) -> PathBuf {
+        self.root.join("router.log")
     }
 
     /// The directory holding the records of `kind`.
@@ -227,7 +244,7 @@ impl Layout {
     }
 }
 
-fn read_json<T: DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
     match fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             io::Error::new(

@@ -3,9 +3,14 @@
 
 use lifecycle::{raw_status, Action, Cloud, NativeStatus, UnifiedStatus};
 
-use super::config::{check_prefix, LocalConfig};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use super::config::{check_prefix, LocalConfig, RegionLatency};
+use super::latency::{self, DelayQueue, Delays};
 use super::model::{self, Decision, Facts, Phase, Sshd};
-use crate::ResourceKind;
+use crate::net::Cidr;
+use crate::{FirewallRule, ResourceKind};
 
 const ALL_PHASES: [Phase; 8] = [
     Phase::Creating,
@@ -174,6 +179,8 @@ fn interface_names_fit_and_are_recognised() {
         ("tb1v2", false),
         ("tbv1a", false),
         ("eth0", false),
+        ("tbdelay", true),
+        ("tbxdelay", false),
     ];
     for (name, ours) in rows {
         assert_eq!(model::is_our_interface("tb", name), ours, "{name}");
@@ -265,4 +272,283 @@ fn subnets_are_carved_in_order() {
     assert_eq!(pool.subnet(24, 256), None);
     assert_eq!(pool.subnet(8, 0), None);
     assert_eq!(pool.subnet(26, 5).unwrap().to_string(), "10.213.1.64/26");
+}
+
+fn rtt(a: &str, b: &str, rtt_ms: u32) -> RegionLatency {
+    RegionLatency {
+        regions: [a.to_string(), b.to_string()],
+        rtt_ms,
+    }
+}
+
+fn subnet(text: &str, region: &str) -> (Cidr, String) {
+    (Cidr::parse(text).unwrap(), region.to_string())
+}
+
+fn ip(text: &str) -> Ipv4Addr {
+    text.parse().unwrap()
+}
+
+#[test]
+fn each_direction_between_regions_waits_half_the_round_trip() {
+    let delays = Delays::new(
+        &[rtt("seoul", "virginia", 180), rtt("tokyo", "seoul", 31)],
+        vec![
+            subnet("10.9.0.0/24", "seoul"),
+            subnet("10.9.1.0/24", "virginia"),
+            subnet("10.9.2.0/24", "seoul"),
+            subnet("10.9.3.0/24", "tokyo"),
+            subnet("10.9.4.0/24", "paris"),
+        ],
+    );
+    let ms = Duration::from_millis;
+    let rows = [
+        // Both ways, whichever way round the pair is given.
+        ("10.9.0.5", "10.9.1.7", ms(90)),
+        ("10.9.1.7", "10.9.0.5", ms(90)),
+        ("10.9.3.2", "10.9.2.9", Duration::from_micros(15_500)),
+        // Two vNets of one region, a pair with no time, an address in no vNet: nothing added.
+        ("10.9.0.5", "10.9.2.9", Duration::ZERO),
+        ("10.9.1.7", "10.9.4.2", Duration::ZERO),
+        ("10.9.0.1", "10.8.0.1", Duration::ZERO),
+        ("10.8.0.1", "10.9.1.7", Duration::ZERO),
+    ];
+    for (from, to, expected) in rows {
+        assert_eq!(delays.one_way(ip(from), ip(to)), expected, "{from} -> {to}");
+    }
+    assert!(delays.any());
+}
+
+#[test]
+fn the_router_is_needed_only_between_vnets_of_far_regions() {
+    let latency = [rtt("seoul", "virginia", 180)];
+    let rows = [
+        (vec![], false),
+        (vec![subnet("10.9.0.0/24", "seoul")], false),
+        (
+            vec![
+                subnet("10.9.0.0/24", "seoul"),
+                subnet("10.9.1.0/24", "seoul"),
+            ],
+            false,
+        ),
+        (
+            vec![
+                subnet("10.9.0.0/24", "seoul"),
+                subnet("10.9.1.0/24", "paris"),
+            ],
+            false,
+        ),
+        (
+            vec![
+                subnet("10.9.0.0/24", "virginia"),
+                subnet("10.9.1.0/24", "paris"),
+                subnet("10.9.2.0/24", "seoul"),
+            ],
+            true,
+        ),
+    ];
+    for (subnets, needed) in rows {
+        assert_eq!(
+            Delays::new(&latency, subnets.clone()).any(),
+            needed,
+            "{subnets:?}"
+        );
+    }
+    assert!(!Delays::new(
+        &[],
+        vec![subnet("10.9.0.0/24", "a"), subnet("10.9.1.0/24", "b")]
+    )
+    .any());
+}
+
+#[test]
+fn only_ipv4_headers_give_addresses() {
+    let mut packet = vec![0u8; 28];
+    packet[0] = 0x45;
+    packet[12..16].copy_from_slice(&[10, 9, 0, 5]);
+    packet[16..20].copy_from_slice(&[10, 9, 1, 7]);
+    assert_eq!(
+        latency::addresses(&packet),
+        Some((ip("10.9.0.5"), ip("10.9.1.7")))
+    );
+    assert_eq!(latency::addresses(&packet[..19]), None, "cut short");
+    packet[0] = 0x60;
+    assert_eq!(latency::addresses(&packet), None, "IPv6");
+    assert_eq!(latency::addresses(&[]), None);
+}
+
+#[test]
+fn the_delay_queue_releases_by_time_then_arrival() {
+    let start = Instant::now();
+    let at = |ms: u64| start + Duration::from_millis(ms);
+    let mut queue = DelayQueue::new();
+    assert_eq!(queue.next_release(), None);
+    assert_eq!(queue.pop_due(at(1000)), None);
+    for (release, item) in [(90, "b1"), (15, "a1"), (90, "b2"), (15, "a2"), (50, "c")] {
+        queue.push(at(release), item);
+    }
+    assert_eq!(queue.len(), 5);
+    assert_eq!(queue.next_release(), Some(at(15)));
+    assert_eq!(queue.pop_due(at(14)), None, "nothing early");
+    let mut released = Vec::new();
+    for now in [15, 60, 89, 90] {
+        while let Some(item) = queue.pop_due(at(now)) {
+            released.push((now, item));
+        }
+    }
+    assert_eq!(
+        released,
+        [(15, "a1"), (15, "a2"), (60, "c"), (90, "b1"), (90, "b2")]
+    );
+    assert_eq!(queue.len(), 0);
+}
+
+#[test]
+fn latency_settings_are_checked_and_errors_name_the_entry() {
+    let config = |latency: Vec<RegionLatency>| LocalConfig {
+        latency,
+        router_command: vec!["/usr/bin/router".to_string()],
+        ..LocalConfig::default()
+    };
+    assert!(config(vec![
+        rtt("seoul", "virginia", 180),
+        rtt("seoul", "tokyo", 31)
+    ])
+    .validate()
+    .is_ok());
+    let errors = [
+        (vec![rtt("seoul", "seoul", 10)], "latency[0].regions"),
+        (
+            vec![rtt("a", "b", 1), rtt("", "b", 10)],
+            "latency[1].regions",
+        ),
+        (
+            vec![rtt("a", "b", 0)],
+            "latency[0].rtt_ms: 0 must be from 1 to 60000",
+        ),
+        (vec![rtt("a", "b", 60_001)], "latency[0].rtt_ms"),
+        (
+            vec![rtt("a", "b", 5), rtt("c", "d", 5), rtt("b", "a", 7)],
+            "latency[2].regions: b and a are already given by latency[0]",
+        ),
+    ];
+    for (latency, part) in errors {
+        let why = config(latency).validate().unwrap_err();
+        assert!(why.contains(part), "{why}");
+    }
+    let without_router = LocalConfig {
+        latency: vec![rtt("a", "b", 5)],
+        ..LocalConfig::default()
+    };
+    let why = without_router.validate().unwrap_err();
+    assert!(why.contains("router_command"), "{why}");
+    let json = r#"{"latency": [{"regions": ["seoul", "virginia"], "rtt_ms": 180}],
+                   "router_command": ["/bin/router", "run"]}"#;
+    let parsed: LocalConfig = serde_json::from_str(json).unwrap();
+    assert_eq!(parsed.latency, [rtt("seoul", "virginia", 180)]);
+    assert!(parsed.validate().is_ok());
+}
+
+#[test]
+fn each_bridge_routes_through_the_router_table_then_the_pool_then_nowhere() {
+    let table = model::route_table("tb");
+    let rules = model::bridge_rules("tbb3", "10.213.0.0/16", table);
+    let text: Vec<String> = rules.iter().map(|rule| rule.join(" ")).collect();
+    assert_eq!(
+        text,
+        [
+            format!("priority 9100 iif tbb3 lookup {table}"),
+            "priority 9101 iif tbb3 to 10.213.0.0/16 lookup main".to_string(),
+            "priority 9102 iif tbb3 prohibit".to_string(),
+        ]
+    );
+    // Every prefix has a table of its own, well clear of the kernel's (253 to 255).
+    let tables: std::collections::BTreeSet<u32> = ["a", "b", "tb", "ta", "tb0", "zzzzz", "99999"]
+        .iter()
+        .map(|prefix| model::route_table(prefix))
+        .collect();
+    assert_eq!(tables.len(), 7);
+    assert!(tables.iter().all(|&t| t >= 1_000_000_000));
+    let shown = "0:\tfrom all lookup local\n\
+                 9100:\tfrom all iif tbb1 lookup 1000000100 \n\
+                 9102:\tfrom all iif tbb1 [detached] prohibit\n\
+                 32766:\tfrom all lookup main\n";
+    assert_eq!(
+        model::rule_inputs(shown),
+        [(9100, "tbb1".to_string()), (9102, "tbb1".to_string())]
+    );
+}
+
+fn rule(protocol: &str, from_port: u16, to_port: u16, cidr: &str) -> FirewallRule {
+    FirewallRule {
+        protocol: protocol.to_string(),
+        from_port,
+        to_port,
+        cidr: cidr.to_string(),
+    }
+}
+
+#[test]
+fn security_group_rules_become_nftables_statements() {
+    let rows = [
+        (
+            rule("tcp", 22, 22, "0.0.0.0/0"),
+            "ip saddr 0.0.0.0/0 tcp dport 22-22 accept",
+        ),
+        (
+            rule("UDP", 53, 60, "10.1.0.0/16"),
+            "ip saddr 10.1.0.0/16 udp dport 53-60 accept",
+        ),
+        (
+            rule("icmp", 0, 0, "10.1.2.3/32"),
+            "ip saddr 10.1.2.3/32 meta l4proto icmp accept",
+        ),
+        (rule("all", 0, 0, "0.0.0.0/0"), "ip saddr 0.0.0.0/0 accept"),
+        // Host bits are cleared, as the provider accepts them.
+        (
+            rule("tcp", 80, 80, "10.1.2.3/16"),
+            "ip saddr 10.1.0.0/16 tcp dport 80-80 accept",
+        ),
+    ];
+    for (given, statement) in rows {
+        assert_eq!(model::accept_statement(&given).unwrap(), statement);
+    }
+    let refused = [
+        (rule("gre", 0, 0, "0.0.0.0/0"), "protocol 'gre'"),
+        (
+            rule("tcp", 23, 22, "0.0.0.0/0"),
+            "from_port must not exceed to_port",
+        ),
+        (rule("tcp", 22, 22, "10.1.2.3/33"), "cidr '10.1.2.3/33'"),
+        (rule("tcp", 22, 22, "::/0"), "IPv4 only"),
+        (rule("tcp", 22, 22, "0.0.0.0/0; flush ruleset"), "cidr"),
+    ];
+    for (given, part) in refused {
+        let why = model::accept_statement(&given).unwrap_err();
+        assert!(why.contains(part), "{why}");
+    }
+}
+
+#[test]
+fn a_vm_accepts_only_its_own_traffic_replies_and_what_its_group_allows() {
+    let script = model::firewall(&[rule("tcp", 22, 22, "0.0.0.0/0")]).unwrap();
+    let lines: Vec<&str> = script.lines().map(str::trim).collect();
+    assert_eq!(
+        lines[1..],
+        [
+            "table inet tumblebug {",
+            "chain input {",
+            "type filter hook input priority filter; policy drop;",
+            "ct state established,related accept",
+            "iifname \"lo\" accept",
+            "ip saddr 0.0.0.0/0 tcp dport 22-22 accept",
+            "}",
+            "}",
+        ]
+    );
+    assert!(lines[0].starts_with('#'));
+    // No rule: nothing comes in but replies.
+    assert!(!model::firewall(&[]).unwrap().contains("saddr"));
+    assert!(model::firewall(&[rule("tcp", 2, 1, "0.0.0.0/0")]).is_err());
 }
