@@ -108,7 +108,7 @@ pub struct LatencyBlock {
     /// The two regions.
     pub regions: Value<Vec<Value<String>>>,
     /// Round-trip time in milliseconds.
-    pub rtt_ms: Value<i64>,
+    pub rtt_ms: Value<Number>,
 }
 
 /// The `simulator` block.
@@ -547,9 +547,12 @@ fn local_config(block: &LocalBlock) -> Result<clouds::local::LocalConfig, (Attri
             let problem = format!("{given:?}: give exactly two regions.");
             (latency_at(i, "regions"), problem)
         })?;
-        let rtt_ms = u32::try_from(rtt).map_err(|_| {
+        let whole = (rtt.0.fract() == 0.0 && rtt.0 >= 0.0 && rtt.0 <= f64::from(u32::MAX))
+            .then_some(rtt.0 as u32);
+        let rtt_ms = whole.ok_or_else(|| {
             let problem = format!(
-                "{rtt}: give milliseconds, 1 to {}.",
+                "{}: give whole milliseconds, 1 to {}.",
+                rtt.0,
                 clouds::local::MAX_RTT_MS
             );
             (latency_at(i, "rtt_ms"), problem)
