@@ -61,3 +61,9 @@ pub fn failed_at(
         AttributePath::new(attribute.to_owned()),
     );
 }
+
+/// A warning: something did not happen as it should, but the operation went on. Says what was
+/// left undone and what the user can do about it.
+pub fn warned(diags: &mut Diagnostics, summary: impl Display, detail: impl Display) {
+    diags.root_warning(summary.to_string(), detail.to_string());
+}

@@ -57,7 +57,8 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr, which Terraform captures and shows when `TF_LOG` (or `TF_LOG_PROVIDER`) is
-/// set. Our own events follow that level; other crates (gRPC plumbing) only report warnings.
+/// set. Our own events and the `remote` crate's follow that level; other crates (gRPC plumbing)
+/// only report warnings. Each line starts with its level in brackets ([`TerraformLines`]).
 fn init_logging() {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
@@ -80,14 +81,39 @@ fn init_logging() {
         .unwrap_or(LevelFilter::WARN);
     let filter = Targets::new()
         .with_default(LevelFilter::WARN.min(level))
-        .with_target(env!("CARGO_CRATE_NAME"), level);
+        .with_target(env!("CARGO_CRATE_NAME"), level)
+        // The SSH and transfer engine: its progress lines are how a long transfer shows it moves.
+        .with_target("remote", level);
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_ansi(false)
-                .without_time(),
+                .event_format(TerraformLines),
         )
         .with(filter)
         .init();
+}
+
+/// One log line as Terraform's plugin client reads a plugin's stderr: `[INFO] target: message
+/// fields`. It takes the level from that bracketed prefix and logs lines without one at DEBUG,
+/// so without it `TF_LOG=INFO` would show none of the provider's INFO events.
+struct TerraformLines;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for TerraformLines
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        write!(writer, "[{}] {}: ", meta.level(), meta.target())?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }

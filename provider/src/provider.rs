@@ -24,6 +24,7 @@ use crate::resources::mcis::McisResource;
 use crate::resources::namespace::NamespaceResource;
 use crate::resources::security_group::SecurityGroup;
 use crate::resources::ssh_key::SshKey;
+use crate::resources::transfer::TransferResource;
 use crate::resources::vnet::Vnet;
 use crate::schema::{number, optional_string, required_string};
 use crate::store::Store;
@@ -404,6 +405,7 @@ impl Provider for TumblebugProvider {
             "security_group" => McirResource::<SecurityGroup>::new(self.shared.clone()),
             "ssh_key" => McirResource::<SshKey>::new(self.shared.clone()),
             "command" => CommandResource::new(self.shared.clone()),
+            "transfer" => TransferResource::new(self.shared.clone()),
         })
     }
 

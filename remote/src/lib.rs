@@ -31,4 +31,6 @@ pub mod transfer;
 pub use error::Error;
 pub use plan::{ModelParams, Strategy};
 pub use ssh::{run_on_all, Connection, Host, Output, SecretKey, SshConfig};
-pub use transfer::{transfer, HostReport, HostStatus, Target, TransferOptions, TransferReport};
+pub use transfer::{
+    hash_file, remove, transfer, HostReport, HostStatus, Target, TransferOptions, TransferReport,
+};

@@ -35,9 +35,14 @@ impl HostPaths {
             base: base.to_string(),
             dir: format!("{base}/{transfer_id}.{host}"),
             dest: dest.to_string(),
-            part: format!("{dest}.part"),
+            part: part_path(dest),
         }
     }
+}
+
+/// Where the copy of `dest` is written until it is verified.
+pub(crate) fn part_path(dest: &str) -> String {
+    format!("{dest}.part")
 }
 
 /// The request a relay parent sends, and the receive script's guard: only the current wave of

@@ -226,6 +226,21 @@ pub fn transfer(
     Ok(engine.run(started))
 }
 
+/// Removes what [`transfer`] leaves on each target: `<dest>` and a partial `<dest>.part`. A
+/// host with neither file succeeds. Results are in the order of `targets`.
+pub fn remove(targets: &[Target], key: &SecretKey, config: &SshConfig) -> Vec<Result<(), Error>> {
+    parallel_map(targets, config.max_sessions, |target| {
+        target.host.validate()?;
+        let mut conn = Connection::open(&target.host, key, config)?;
+        let out = conn.run(&format!(
+            "rm -f -- {} {}",
+            script::quote(&target.dest),
+            script::quote(&script::part_path(&target.dest))
+        ))?;
+        conn.require_success("remove the copy", out).map(|_| ())
+    })
+}
+
 fn validate(targets: &[Target], options: &TransferOptions) -> Result<(), Error> {
     let mut names = std::collections::HashSet::new();
     for t in targets {
@@ -283,7 +298,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn hash_file(path: &Path) -> Result<String, Error> {
+/// SHA-256 (lowercase hex) of the file at `path`, as [`transfer`] computes and verifies it.
+pub fn hash_file(path: &Path) -> Result<String, Error> {
     let mut file = File::open(path).map_err(|e| source_error(path, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -832,7 +848,8 @@ impl<'a> Engine<'a> {
         let count = hosts.len();
         let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..count).map(|_| None).collect());
         let over: Vec<AtomicBool> = (0..count).map(|_| AtomicBool::new(false)).collect();
-        let sent = AtomicU64::new(0);
+        // Bytes the front-end streamed into each position this wave (roots only).
+        let fed: Vec<AtomicU64> = (0..count).map(|_| AtomicU64::new(0)).collect();
         let settle = |pos: usize, outcome: Outcome| {
             over[pos].store(true, Ordering::SeqCst);
             outcomes.lock().unwrap_or_else(|e| e.into_inner())[pos].get_or_insert(outcome);
@@ -855,13 +872,14 @@ impl<'a> Engine<'a> {
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 parallel_map(&roots, parallel, |&pos| {
-                    let outcome = self.feed(wave, hosts[pos], offsets[pos], &sent);
+                    let outcome = self.feed(wave, hosts[pos], offsets[pos], &fed[pos]);
                     settle(pos, outcome);
                     let _ = woken.send(());
                 });
                 drop(woken);
             });
-            self.watch(wave, hosts, topology, &over, &settle, &sent, &wake);
+            let streams = Streams { offsets, fed: &fed };
+            self.watch(wave, hosts, topology, &over, &settle, &streams, &wake);
         });
         outcomes
             .into_inner()
@@ -872,7 +890,8 @@ impl<'a> Engine<'a> {
     }
 
     /// Streams the file from `offset` into host `i`'s receive script, then reads its status.
-    fn feed(&self, wave: u32, i: usize, offset: u64, sent: &AtomicU64) -> Outcome {
+    /// Counts the bytes sent in `fed`.
+    fn feed(&self, wave: u32, i: usize, offset: u64, fed: &AtomicU64) -> Outcome {
         let paths = &self.slots[i].paths;
         let mut file = match File::open(self.source) {
             Ok(f) => f,
@@ -899,7 +918,7 @@ impl<'a> Engine<'a> {
                 &mut file,
                 Some(deadline),
                 &mut |n| {
-                    sent.fetch_add(n, Ordering::Relaxed);
+                    fed.fetch_add(n, Ordering::Relaxed);
                 },
             )?;
             let progress = c.check(
@@ -936,7 +955,7 @@ impl<'a> Engine<'a> {
         topology: &Topology,
         over: &[AtomicBool],
         settle: &(dyn Fn(usize, Outcome) + Sync),
-        sent: &AtomicU64,
+        streams: &Streams,
         wake: &mpsc::Receiver<()>,
     ) {
         let count = hosts.len();
@@ -1046,12 +1065,19 @@ impl<'a> Engine<'a> {
             if Instant::now() >= next_log {
                 next_log = Instant::now() + self.options.progress_interval;
                 let done = over.iter().filter(|o| o.load(Ordering::SeqCst)).count();
-                let slowest = relayed.iter().filter_map(|&p| last_size[p]).min();
+                // A root holds what was streamed into it; a relayed host what its poll saw.
+                let have: Vec<u64> = (0..count)
+                    .map(|p| match topology.parent(p) {
+                        None => streams.offsets[p] + streams.fed[p].load(Ordering::Relaxed),
+                        Some(_) => last_size[p].unwrap_or(streams.offsets[p]),
+                    })
+                    .collect();
+                let names: Vec<&str> = hosts.iter().map(|&i| self.host(i).name.as_str()).collect();
+                let (percent, per_host) = progress_summary(&names, &have, self.size);
+                let sent: u64 = streams.fed.iter().map(|f| f.load(Ordering::Relaxed)).sum();
                 info!(
-                    transfer = %self.id, wave,
-                    sent_mib = sent.load(Ordering::Relaxed) >> 20,
-                    slowest_relayed_mib = slowest.map(|s| s >> 20),
-                    hosts_over = done, hosts = count,
+                    transfer = %self.id, wave, percent, sent_mib = sent >> 20,
+                    hosts_over = done, hosts = count, per_host = %per_host,
                     "transfer progress"
                 );
             }
@@ -1093,6 +1119,34 @@ impl<'a> Engine<'a> {
         })
         .map(|_| ())
     }
+}
+
+/// What the front-end streams in a wave, by position: where each stream starts and how much has
+/// gone into it so far.
+struct Streams<'a> {
+    offsets: &'a [u64],
+    fed: &'a [AtomicU64],
+}
+
+/// The progress log's numbers: the percentage of all hosts' bytes that are in place, and each
+/// host's own percentage (`"vm-1 40%, vm-2 38%"`), from what each host holds of a file of `size`
+/// bytes.
+fn progress_summary(names: &[&str], have: &[u64], size: u64) -> (u64, String) {
+    let percent = |part: u64, whole: u64| {
+        if whole == 0 {
+            100
+        } else {
+            (u128::from(part.min(whole)) * 100 / u128::from(whole)) as u64
+        }
+    };
+    let held: u64 = have.iter().map(|&h| h.min(size)).sum();
+    let per_host = names
+        .iter()
+        .zip(have)
+        .map(|(name, &h)| format!("{name} {}%", percent(h, size)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (percent(held, size * have.len() as u64), per_host)
 }
 
 /// What a host's existing files are good for.
@@ -1144,6 +1198,17 @@ mod tests {
             ..TransferOptions::default()
         };
         assert!(validate(&[target("/a")], &bad_sha).is_err());
+    }
+
+    #[test]
+    fn progress_summary_gives_each_host_and_the_whole() {
+        let (percent, per_host) = progress_summary(&["a", "b", "c"], &[100, 50, 0], 100);
+        assert_eq!(percent, 50);
+        assert_eq!(per_host, "a 100%, b 50%, c 0%");
+        // A resumed prefix rewritten past the size still counts as the whole file, no more.
+        assert_eq!(progress_summary(&["a"], &[150], 100).0, 100);
+        assert_eq!(progress_summary(&["a"], &[0], 0), (100, "a 100%".into()));
+        assert_eq!(progress_summary(&[], &[], 100).0, 100);
     }
 
     #[test]

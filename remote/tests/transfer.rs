@@ -121,6 +121,31 @@ fn present_copies_are_kept_and_the_report_serialises() {
 }
 
 #[test]
+fn remove_deletes_copies_and_partial_copies() {
+    let mut fleet = Fleet::loopback(3);
+    let source = support::random_file(fleet.root.path(), "src", 1 << 20, 11);
+    let targets = fleet.targets(FILE);
+    let opts = options(&fleet, Strategy::Chain);
+    transfer(&source, &targets, &fleet.key(), &opts).unwrap();
+    // Host 1 also holds an interrupted copy; host 2 holds only one.
+    fs::write(part(&fleet.dest(1, FILE)), b"partial").unwrap();
+    fs::remove_file(fleet.dest(2, FILE)).unwrap();
+    fs::write(part(&fleet.dest(2, FILE)), b"partial").unwrap();
+    let results = remote::remove(&targets, &fleet.key(), &opts.ssh);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    for i in 0..fleet.hosts.len() {
+        assert!(!fleet.dest(i, FILE).exists(), "host {i}");
+        assert!(!part(&fleet.dest(i, FILE)).exists(), "host {i}");
+    }
+    // Nothing left to remove is no error; an unreachable host is one, named.
+    fleet.hosts[0].kill();
+    let results = remote::remove(&targets, &fleet.key(), &opts.ssh);
+    let failed = results[0].as_ref().unwrap_err().to_string();
+    assert!(failed.contains("host h0"), "{failed}");
+    assert!(results[1..].iter().all(Result::is_ok), "{results:?}");
+}
+
+#[test]
 fn empty_files_and_known_hashes() {
     let fleet = Fleet::loopback(2);
     let empty = support::random_file(fleet.root.path(), "empty", 0, 1);

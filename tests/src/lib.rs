@@ -14,6 +14,8 @@
 //! assert_eq!(ws.inventory()["namespaces"][0]["name"], "a");
 //! ```
 
+pub mod local;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -16,7 +16,11 @@ use crate::diag;
 use crate::mcis::access::ssh_targets;
 use crate::provider::Shared;
 use crate::resources::differing;
-use crate::schema::{attribute, computed_string, optional_string, required_string};
+use crate::resources::vm_access::{
+    check_duration, check_mcis_id, group_attribute, mcis_id_attribute, split_mcis_id, unreachable,
+    user_attribute, user_or_default,
+};
+use crate::schema::{attribute, computed_string, optional_string};
 use crate::timeouts::parse_duration;
 
 /// Lines of stdout/stderr kept per VM in state and shown in diagnostics.
@@ -61,13 +65,13 @@ impl Resource for CommandResource {
                 ),
                 attributes: map! {
                     "id" => computed_string("`<mcis_id>/<group or *>`, with the time of the run."),
-                    "mcis_id" => required_string("The MCIS's `id` (`<namespace>/<name>`): reference `tumblebug_mcis.<x>.id`."),
-                    "group" => optional_string("Only the VMs of this `vm_group`; all VMs when left out."),
+                    "mcis_id" => mcis_id_attribute(),
+                    "group" => group_attribute(),
                     "commands" => attribute(AttributeType::List(AttributeType::String.into()), AttributeConstraint::Required,
                         "Shell commands, run in order by `sh` on each VM; the first failing command stops that VM's run."),
                     "triggers" => attribute(AttributeType::Map(AttributeType::String.into()), AttributeConstraint::Optional,
                         "Any values; changing one runs the commands again."),
-                    "user" => optional_string("Login user. Default `root`."),
+                    "user" => user_attribute(),
                     "timeout" => optional_string("Time limit per VM, e.g. `5m`. Default `10m`."),
                     "results" => attribute(AttributeType::List(result.into()), AttributeConstraint::Computed,
                         "Per VM: `vm` (its name), `exit_code`, and the last 20 lines of `stdout` and `stderr`."),
@@ -81,16 +85,7 @@ impl Resource for CommandResource {
         let Value::Value(config) = config else {
             return Some(());
         };
-        if let Value::Value(id) = &config.mcis_id {
-            if id.split_once('/').is_none() {
-                diag::invalid_attribute(
-                    diags,
-                    "mcis_id",
-                    format!("\"{id}\" is not an MCIS id."),
-                    "Use `tumblebug_mcis.<name>.id` (`<namespace>/<mcis name>`).",
-                );
-            }
-        }
+        check_mcis_id(diags, &config.mcis_id);
         if let Value::Value(commands) = &config.commands {
             if commands.is_empty() {
                 diag::invalid_attribute(
@@ -101,16 +96,7 @@ impl Resource for CommandResource {
                 );
             }
         }
-        if let Value::Value(text) = &config.timeout {
-            if let Err(problem) = parse_duration(text) {
-                diag::invalid_attribute(
-                    diags,
-                    "timeout",
-                    problem,
-                    "For example \"5m\" or \"90s\".",
-                );
-            }
-        }
+        check_duration(diags, "timeout", &config.timeout);
         Some(())
     }
 
@@ -176,13 +162,9 @@ impl Resource for CommandResource {
         let ctx = self.shared.get(diags)?;
         let mut state = planned.as_option()?;
         let mcis_id = state.mcis_id.clone().as_option()?;
-        let (namespace, mcis) = mcis_id.split_once('/')?;
+        let (namespace, mcis) = split_mcis_id(&mcis_id)?;
         let group = state.group.as_ref_option().cloned();
-        let user = state
-            .user
-            .as_ref_option()
-            .cloned()
-            .unwrap_or_else(|| "root".into());
+        let user = user_or_default(&state.user);
         let script = std::iter::once("set -e".to_owned())
             .chain(
                 state
@@ -201,12 +183,7 @@ impl Resource for CommandResource {
         let targets = match ssh_targets(&ctx.store, namespace, mcis, group.as_deref(), &user) {
             Ok(targets) => targets,
             Err(err) => {
-                diag::failed(
-                    diags,
-                    format!("Cannot run commands on MCIS \"{mcis_id}\""),
-                    "Make sure every VM is running on a cloud that reports its SSH host key (the `local` cloud does; the simulator's VMs have no SSH server).",
-                    format!("{err:#}"),
-                );
+                unreachable(diags, "run commands", &mcis_id, &err);
                 return None;
             }
         };
