@@ -672,7 +672,7 @@ fn sim_config(block: &SimulatorBlock) -> Result<clouds::sim::SimConfig, (Attribu
 mod tests {
     use super::*;
 
-    fn latency(regions: &[&str], rtt_ms: i64) -> LatencyBlock {
+    fn latency(regions: &[&str], rtt_ms: f64) -> LatencyBlock {
         LatencyBlock {
             regions: Value::Value(
                 regions
@@ -680,7 +680,7 @@ mod tests {
                     .map(|r| Value::Value(r.to_string()))
                     .collect(),
             ),
-            rtt_ms: Value::Value(rtt_ms),
+            rtt_ms: Value::Value(Number(rtt_ms)),
         }
     }
 
@@ -693,7 +693,7 @@ mod tests {
 
     #[test]
     fn latency_blocks_become_the_drivers_round_trip_times() {
-        let config = local_config(&local_with(vec![latency(&["seoul", "virginia"], 180)])).unwrap();
+        let config = local_config(&local_with(vec![latency(&["seoul", "virginia"], 180.0)])).unwrap();
         assert_eq!(
             config.latency,
             [clouds::local::RegionLatency {
@@ -715,27 +715,32 @@ mod tests {
         };
         let rows = [
             (
-                vec![latency(&["a"], 10)],
+                vec![latency(&["a"], 10.0)],
                 at(0, "regions"),
                 "give exactly two regions",
             ),
             (
-                vec![latency(&["a", "b"], -1)],
+                vec![latency(&["a", "b"], -1.0)],
                 at(0, "rtt_ms"),
-                "-1: give milliseconds",
+                "-1: give whole milliseconds",
             ),
             (
-                vec![latency(&["a", "b"], 10), latency(&["b", "b"], 10)],
+                vec![latency(&["a", "b"], 12.5)],
+                at(0, "rtt_ms"),
+                "12.5: give whole milliseconds",
+            ),
+            (
+                vec![latency(&["a", "b"], 10.0), latency(&["b", "b"], 10.0)],
                 at(1, "regions"),
                 "two different regions",
             ),
             (
-                vec![latency(&["a", "b"], 0)],
+                vec![latency(&["a", "b"], 0.0)],
                 at(0, "rtt_ms"),
                 "latency[0].rtt_ms: 0 must be from 1",
             ),
             (
-                vec![latency(&["a", "b"], 10), latency(&["b", "a"], 20)],
+                vec![latency(&["a", "b"], 10.0), latency(&["b", "a"], 20.0)],
                 at(1, "regions"),
                 "already given by latency[0]",
             ),
@@ -748,8 +753,8 @@ mod tests {
         // Values not known yet (during validation) are checked later.
         let unknown = LatencyBlock {
             regions: Value::Unknown,
-            rtt_ms: Value::Value(0),
+            rtt_ms: Value::Value(Number(0.0)),
         };
-        assert!(local_config(&local_with(vec![unknown, latency(&["a", "a"], 5)])).is_ok());
+        assert!(local_config(&local_with(vec![unknown, latency(&["a", "a"], 5.0)])).is_ok());
     }
 }

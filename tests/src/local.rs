@@ -186,4 +186,6 @@ pub fn assert_nothing_left(ws: &Workspace, state_dir: &Path, prefix: &str) {
     assert_eq!(report["namespaces"], serde_json::json!([]), "{report:#}");
     assert_eq!(report["interfaces"], serde_json::json!([]), "{report:#}");
     assert_eq!(report["processes"], 0, "{report:#}");
+    assert_eq!(report["router"], false, "{report:#}");
+    assert_eq!(report["rules"], 0, "{report:#}");
 }

@@ -4,24 +4,10 @@
 //! runs); a guard runs the provider's `local cleanup` even when an assertion fails.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use tumblebug_e2e::{provider_cli, state_values, Workspace};
-
-/// Runs the provider's `local cleanup` on the state directory when dropped, whatever happened.
-struct CleanupOnDrop {
-    state_dir: PathBuf,
-}
-
-impl Drop for CleanupOnDrop {
-    fn drop(&mut self) {
-        let _ = Command::new(tumblebug_e2e::provider_binary())
-            .args(["local", "cleanup", "--state-dir"])
-            .arg(&self.state_dir)
-            .output();
-    }
-}
+use tumblebug_e2e::local::{assert_nothing_left, LocalGuard};
+use tumblebug_e2e::{state_values, Workspace};
 
 fn config(state_dir: &Path) -> String {
     format!(
@@ -83,9 +69,7 @@ resource "tumblebug_command" "rtt" {{
 #[test]
 fn vms_of_far_regions_see_the_configured_round_trip_time() {
     let ws = Workspace::new();
-    let guard = CleanupOnDrop {
-        state_dir: ws.dir().join("local-state"),
-    };
+    let guard = LocalGuard::new(&ws);
     ws.write_config(&config(&guard.state_dir));
     ws.init();
     ws.apply();
@@ -136,15 +120,5 @@ fn vms_of_far_regions_see_the_configured_round_trip_time() {
 
     ws.destroy();
     // The router went with the vNets: nothing for the clean-up command to find.
-    let report = provider_cli(&[
-        "local",
-        "cleanup",
-        "--state-dir",
-        &guard.state_dir.to_string_lossy(),
-    ]);
-    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
-    assert_eq!(report["router"], false, "{report:#}");
-    assert_eq!(report["rules"], 0, "{report:#}");
-    assert_eq!(report["interfaces"], serde_json::json!([]), "{report:#}");
-    assert_eq!(report["namespaces"], serde_json::json!([]), "{report:#}");
+    assert_nothing_left(&ws, &guard.state_dir, "tbe2");
 }
