@@ -112,6 +112,9 @@ pub struct VmRequest {
     pub spec: String,
     /// Image in the cloud's own name or id.
     pub image: String,
+    /// Spot (AWS), Spot priority (Azure), Spot/preemptible (GCP) instead of on-demand. Drivers
+    /// without a spot market (the simulator, the local cloud) run such a VM like any other.
+    pub spot: bool,
     /// Cloud id of the vNet.
     pub vnet_id: String,
     /// Cloud id of the security group.

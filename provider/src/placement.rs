@@ -344,7 +344,7 @@ impl From<&crate::mcis::plan::PlacedVm> for PlacedVmState {
             region: Value::Value(vm.place.region.clone()),
             spec: Value::Value(vm.place.spec.clone()),
             price_usd_per_hour: vm.price_usd_per_hour.map(Number).into(),
-            spot: Value::Value(vm.spot),
+            spot: Value::Value(vm.place.spot),
         }
     }
 }

@@ -693,7 +693,8 @@ mod tests {
 
     #[test]
     fn latency_blocks_become_the_drivers_round_trip_times() {
-        let config = local_config(&local_with(vec![latency(&["seoul", "virginia"], 180.0)])).unwrap();
+        let config =
+            local_config(&local_with(vec![latency(&["seoul", "virginia"], 180.0)])).unwrap();
         assert_eq!(
             config.latency,
             [clouds::local::RegionLatency {

@@ -448,3 +448,52 @@ provider "tumblebug" {{
     ws.destroy();
     assert_eq!(ws.leftovers(), (0, 0, 0), "{:#}", ws.inventory());
 }
+
+#[test]
+fn spot_vms_are_planned_at_the_spot_price_and_requested_as_spot() {
+    let ws = Workspace::new();
+    ws.write_config(&format!(
+        r#"{PROVIDER}
+resource "tumblebug_namespace" "ns" {{
+  name = "spot"
+}}
+resource "tumblebug_mcis" "batch" {{
+  namespace = tumblebug_namespace.ns.id
+  name      = "batch"
+  vm_group {{
+    name  = "worker"
+    count = 3
+    image = "ubuntu-22.04"
+    requirements {{
+      vcpu = {{ min = 4 }}
+      spot = true
+    }}
+  }}
+}}
+"#
+    ));
+    ws.init();
+    ws.apply();
+    let show = ws.show_json();
+    let mcis = state_values(&show, "tumblebug_mcis.batch");
+    let planned = mcis["planned_vms"].as_array().unwrap();
+    assert!(planned.iter().all(|vm| vm["spot"] == true), "{mcis:#}");
+    // Each price is the catalog's spot price of its offer, below its on-demand price.
+    let catalog = planner::Catalog::embedded_ref();
+    for vm in planned {
+        let s = |k: &str| vm[k].as_str().unwrap();
+        let offer = &catalog.offers()[catalog
+            .offer_index(s("provider"), s("region"), s("spec"))
+            .unwrap()];
+        let price = vm["price_usd_per_hour"].as_f64().unwrap();
+        assert_eq!(Some(price), offer.spot_usd_per_hour, "{vm:#}");
+        assert!(price < offer.price_usd_per_hour);
+    }
+    assert!(mcis["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|vm| vm["spot"] == true));
+    assert!(ws.plan_is_empty());
+    ws.destroy();
+}

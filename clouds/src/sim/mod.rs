@@ -74,7 +74,7 @@
 //!     }).await.unwrap();
 //!     let vm = sim.create_vm(&VmRequest {
 //!         connection: connection.clone(), zone: None, name: "vm-1".into(),
-//!         spec: "e2-medium".into(), image: "ubuntu-2204".into(), vnet_id,
+//!         spec: "e2-medium".into(), image: "ubuntu-2204".into(), spot: false, vnet_id,
 //!         security_group_id, key_pair_id, tags: Default::default(),
 //!     }).await.unwrap();
 //!     sim.suspend_vm(&connection, &vm).await.unwrap();

@@ -36,8 +36,8 @@ pub struct VmFailure {
     pub key: VmKey,
     /// Where it was (or was to be created).
     pub connection: Connection,
-    /// Its spec.
-    pub spec: String,
+    /// Its place (provider, region, spec, spot).
+    pub place: VmPlace,
     /// What was being done.
     pub action: Action,
     /// The cloud's message or the normaliser's reason.
@@ -52,7 +52,7 @@ impl VmFailure {
         VmFailure {
             key: vm.key.clone(),
             connection: connection_of(vm),
-            spec: vm.spec.clone(),
+            place: VmPlace::from(vm),
             action,
             reason,
             refusal: None,
@@ -128,7 +128,7 @@ impl Engine<'_> {
             existing.into_iter().partition(|vm| {
                 let wanted = groups.get(vm.key.group.as_str()).is_some_and(|g| {
                     vm.key.index < g.count
-                        && place_of(vm) == *g.place_of(vm.key.index)
+                        && VmPlace::from(vm) == *g.place_of(vm.key.index)
                         && vm.image == g.image
                 });
                 let failed_create =
@@ -589,15 +589,6 @@ impl Engine<'_> {
     }
 }
 
-/// Where a VM is.
-fn place_of(vm: &VmRecord) -> VmPlace {
-    VmPlace {
-        provider: vm.provider.clone(),
-        region: vm.region.clone(),
-        spec: vm.spec.clone(),
-    }
-}
-
 /// VMs of one group in one connection share their vNet, security group and key.
 fn resource_key(vm: &VmRecord) -> (String, Connection) {
     (vm.key.group.clone(), connection_of(vm))
@@ -610,6 +601,7 @@ fn new_vm(key: VmKey, group: &VmGroupSpec, now: i64) -> VmRecord {
         provider: place.provider,
         region: place.region,
         spec: place.spec,
+        spot: place.spot,
         image: group.image.clone(),
         zone: None,
         cloud_id: None,
@@ -637,6 +629,7 @@ fn vm_request(vm: &VmRecord, ids: &GroupResources) -> VmRequest {
         name: vm.key.name(),
         spec: vm.spec.clone(),
         image: vm.image.clone(),
+        spot: vm.spot,
         vnet_id: ids.vnet.clone(),
         security_group_id: ids.security_group.clone(),
         key_pair_id: ids.key_pair.clone(),

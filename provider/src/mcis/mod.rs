@@ -61,6 +61,20 @@ pub struct VmPlace {
     pub region: String,
     /// Spec (instance type).
     pub spec: String,
+    /// Spot/preemptible instead of on-demand (the planner chose the offer's spot price).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spot: bool,
+}
+
+impl From<&crate::store::VmRecord> for VmPlace {
+    fn from(vm: &crate::store::VmRecord) -> Self {
+        VmPlace {
+            provider: vm.provider.clone(),
+            region: vm.region.clone(),
+            spec: vm.spec.clone(),
+            spot: vm.spot,
+        }
+    }
 }
 
 /// How a group's VMs are placed.

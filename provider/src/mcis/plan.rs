@@ -50,10 +50,8 @@ pub struct PlacedVm {
     pub index: u32,
     /// Where it goes.
     pub place: VmPlace,
-    /// USD/hour, when the catalog prices the offer.
+    /// USD/hour, when the catalog prices the offer (its spot price when `place.spot`).
     pub price_usd_per_hour: Option<f64>,
-    /// Whether the planner chose the spot price.
-    pub spot: bool,
 }
 
 impl From<&planner::PlacedVm> for PlacedVm {
@@ -65,9 +63,9 @@ impl From<&planner::PlacedVm> for PlacedVm {
                 provider: vm.provider.clone(),
                 region: vm.region.clone(),
                 spec: vm.spec.clone(),
+                spot: vm.spot,
             },
             price_usd_per_hour: Some(vm.price_usd_per_hour),
-            spot: vm.spot,
         }
     }
 }
@@ -110,7 +108,6 @@ pub fn place(
                 index,
                 place: place.clone(),
                 price_usd_per_hour: price_of(catalog, place),
-                spot: false,
             })
             .collect()
     };
@@ -140,7 +137,7 @@ pub fn place(
         provider: place.provider.clone(),
         region: place.region.clone(),
         spec: place.spec.clone(),
-        spot: false,
+        spot: place.spot,
         price_usd_per_hour: None,
     };
     for g in groups {
@@ -206,7 +203,7 @@ pub fn summarise(
             region: vm.place.region.clone(),
             spec: vm.place.spec.clone(),
             price_usd_per_hour: vm.price_usd_per_hour.unwrap_or_default(),
-            spot: vm.spot,
+            spot: vm.place.spot,
             pinned: false,
         })
         .collect();
@@ -219,11 +216,15 @@ pub fn summarise(
     }
 }
 
-/// The catalog's on-demand price of `place`.
+/// The catalog's price of `place`: its spot price for a spot VM, else on demand.
 pub fn price_of(catalog: &Catalog, place: &VmPlace) -> Option<f64> {
-    catalog
-        .offer_index(&place.provider, &place.region, &place.spec)
-        .map(|i| catalog.offers()[i].price_usd_per_hour)
+    let offer =
+        &catalog.offers()[catalog.offer_index(&place.provider, &place.region, &place.spec)?];
+    if place.spot {
+        offer.spot_usd_per_hour
+    } else {
+        Some(offer.price_usd_per_hour)
+    }
 }
 
 /// Rules out what a cloud refused, for the re-plan of a failover: the offer itself (capacity is
@@ -279,6 +280,7 @@ mod tests {
             provider: provider.into(),
             region: region.into(),
             spec: spec.into(),
+            spot: false,
         }
     }
 

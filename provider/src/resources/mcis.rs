@@ -53,6 +53,7 @@ impl McisResource {
 /// its schema), so `vms` is a list of objects and the field descriptions live in `VMS_DESCRIPTION`.
 fn vm_attributes() -> std::collections::HashMap<String, AttributeType> {
     let number = ["index"];
+    let boolean = ["spot"];
     [
         "id",
         "name",
@@ -69,6 +70,7 @@ fn vm_attributes() -> std::collections::HashMap<String, AttributeType> {
         "public_ip",
         "private_ip",
         "host_key",
+        "spot",
     ]
     .into_iter()
     .map(|name| {
@@ -76,6 +78,8 @@ fn vm_attributes() -> std::collections::HashMap<String, AttributeType> {
             name.to_owned(),
             if number.contains(&name) {
                 AttributeType::Number
+            } else if boolean.contains(&name) {
+                AttributeType::Bool
             } else {
                 AttributeType::String
             },
@@ -86,7 +90,7 @@ fn vm_attributes() -> std::collections::HashMap<String, AttributeType> {
 
 const VMS_DESCRIPTION: &str = "One entry per VM, in configuration order (group by group, then index). \
 Fields: `id` (the cloud's id), `name` (`<mcis>-<group>-<index>`), `group`, `index` (from 0), `provider`, \
-`region`, `zone`, `spec`, `image`, `native_status` (the cloud's own word, e.g. GCP's `TERMINATED` for a \
+`region`, `zone`, `spec`, `spot` (requested as spot/preemptible), `image`, `native_status` (the cloud's own word, e.g. GCP's `TERMINATED` for a \
 stopped VM), `status` (unified: Creating, Running, Suspending, Suspended, Resuming, Rebooting, Terminating, \
 Terminated, Failed or Undefined), `reason` (why: the cloud's word read with the action in flight, or the \
 cloud's error), `public_ip`, `private_ip`, `host_key` (the VM's SSH host key as the cloud reported it, \
@@ -778,6 +782,7 @@ fn spec_of(state: &McisState) -> Option<McisSpec> {
                                 provider: vm.provider.clone().as_option()?,
                                 region: vm.region.clone().as_option()?,
                                 spec: vm.spec.clone().as_option()?,
+                                spot: vm.spot.as_option().unwrap_or_default(),
                             })
                         })
                         .collect::<Option<Vec<_>>>()?,
@@ -786,6 +791,7 @@ fn spec_of(state: &McisState) -> Option<McisSpec> {
                     provider: g.provider.clone().as_option()?,
                     region: g.region.clone().as_option()?,
                     spec: g.spec.clone().as_option()?,
+                    spot: false,
                 }),
             };
             Some(VmGroupSpec {
@@ -829,6 +835,7 @@ fn placement_request(state: &McisState) -> Option<(Vec<GroupRequest>, Json)> {
                 provider: g.provider.as_ref_option()?.clone(),
                 region: g.region.as_ref_option()?.clone(),
                 spec: g.spec.as_ref_option()?.clone(),
+                spot: false,
             }),
             Value::Unknown => return None,
         };
@@ -975,9 +982,9 @@ fn listing(state: &McisState) -> Option<Vec<plan::PlacedVm>> {
                     provider: vm.provider.as_ref_option()?.clone(),
                     region: vm.region.as_ref_option()?.clone(),
                     spec: vm.spec.as_ref_option()?.clone(),
+                    spot: vm.spot.as_ref_option().copied().unwrap_or_default(),
                 },
                 price_usd_per_hour: vm.price_usd_per_hour.as_ref_option().map(|n| n.0),
-                spot: vm.spot.as_ref_option().copied().unwrap_or_default(),
             })
         })
         .collect()
@@ -1025,14 +1032,9 @@ async fn converge_with_failover(
         };
         let mut refused_keys = BTreeSet::new();
         for f in &refused {
-            let place = VmPlace {
-                provider: f.connection.provider.clone(),
-                region: f.connection.region.clone(),
-                spec: f.spec.clone(),
-            };
             block_refused(
                 &mut blocked,
-                &place,
+                &f.place,
                 f.refusal.unwrap_or(CloudErrorKind::Capacity),
             );
             refused_keys.insert((f.key.group.clone(), f.key.index));
@@ -1117,11 +1119,7 @@ fn resync_planned(ctx: &Context, state: &mut McisState, namespace: &str, name: &
         .iter()
         .filter(|vm| vm.status != lifecycle::UnifiedStatus::Terminated)
     {
-        let place = VmPlace {
-            provider: record.provider.clone(),
-            region: record.region.clone(),
-            spec: record.spec.clone(),
-        };
+        let place = VmPlace::from(record);
         let at = vms
             .iter()
             .position(|vm| vm.group == record.key.group && vm.index == record.key.index);
@@ -1130,7 +1128,6 @@ fn resync_planned(ctx: &Context, state: &mut McisState, namespace: &str, name: &
             Some(i) => {
                 vms[i].price_usd_per_hour = plan::price_of(ctx.catalog(), &place);
                 vms[i].place = place;
-                vms[i].spot = false;
                 changed = true;
             }
             None => {
@@ -1139,7 +1136,6 @@ fn resync_planned(ctx: &Context, state: &mut McisState, namespace: &str, name: &
                     index: record.key.index,
                     price_usd_per_hour: plan::price_of(ctx.catalog(), &place),
                     place,
-                    spot: false,
                 });
                 changed = true;
             }
@@ -1183,26 +1179,45 @@ fn plan_vms(state: &McisState, prior: &[VmState], power_change: bool) -> Value<V
                                 && vm.index == Value::Value(index)
                         })
                     })
-                    .map(|vm| (vm.provider.clone(), vm.region.clone(), vm.spec.clone()))
-                    .unwrap_or((Value::Unknown, Value::Unknown, Value::Unknown))
+                    .map(|vm| {
+                        let spot = vm.spot;
+                        (
+                            vm.provider.clone(),
+                            vm.region.clone(),
+                            vm.spec.clone(),
+                            spot,
+                        )
+                    })
+                    .unwrap_or((
+                        Value::Unknown,
+                        Value::Unknown,
+                        Value::Unknown,
+                        Value::Unknown,
+                    ))
             } else {
                 (
                     group.provider.clone(),
                     group.region.clone(),
                     group.spec.clone(),
+                    Value::Value(false),
                 )
             };
             let same = prior.iter().find(|vm| {
                 vm.group.as_deref_option() == Some(name)
                     && vm.index == Value::Value(index)
-                    && (&vm.provider, &vm.region, &vm.spec, &vm.image)
-                        == (&place.0, &place.1, &place.2, &group.image)
+                    && (&vm.provider, &vm.region, &vm.spec, &vm.spot, &vm.image)
+                        == (&place.0, &place.1, &place.2, &place.3, &group.image)
                     && !matches!(vm.status.as_deref_option(), Some("Failed" | "Terminated"))
             });
             // A new VM of a planned group may still move at apply (failover), so the clouds'
             // view of its place is unknown until then; `planned_vms` shows the plan.
             let new_place = if by_planner {
-                (Value::Unknown, Value::Unknown, Value::Unknown)
+                (
+                    Value::Unknown,
+                    Value::Unknown,
+                    Value::Unknown,
+                    Value::Unknown,
+                )
             } else {
                 place
             };
@@ -1229,6 +1244,7 @@ fn plan_vms(state: &McisState, prior: &[VmState], power_change: bool) -> Value<V
                     region: new_place.1.clone(),
                     zone: Value::Unknown,
                     spec: new_place.2.clone(),
+                    spot: new_place.3,
                     image: group.image.clone(),
                     native_status: Value::Unknown,
                     status: Value::Unknown,
@@ -1402,6 +1418,7 @@ pub struct VmState {
     pub public_ip: Value<String>,
     pub private_ip: Value<String>,
     pub host_key: Value<String>,
+    pub spot: Value<bool>,
 }
 
 impl From<&VmRecord> for VmState {
@@ -1422,6 +1439,7 @@ impl From<&VmRecord> for VmState {
             public_ip: vm.public_ip.clone().into(),
             private_ip: vm.private_ip.clone().into(),
             host_key: vm.host_key.clone().into(),
+            spot: Value::Value(vm.spot),
         }
     }
 }

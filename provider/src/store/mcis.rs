@@ -53,6 +53,8 @@ pub struct VmRecord {
     pub region: String,
     /// Spec name.
     pub spec: String,
+    /// Requested as spot/preemptible.
+    pub spot: bool,
     /// Image name.
     pub image: String,
     /// Zone, once the cloud said.
@@ -132,7 +134,7 @@ pub struct McisInventory {
 
 const VM_COLUMNS: &str =
     "namespace, mcis, grp, idx, provider, region, spec, image, zone, cloud_id, \
-     status, native, reason, public_ip, private_ip, action, action_at, host_key";
+     status, native, reason, public_ip, private_ip, action, action_at, host_key, spot";
 
 fn vm_from_row(row: &Row) -> rusqlite::Result<VmRecord> {
     let parse_err = |i: usize, e: lifecycle::ParseError| {
@@ -159,6 +161,7 @@ fn vm_from_row(row: &Row) -> rusqlite::Result<VmRecord> {
         public_ip: row.get(13)?,
         private_ip: row.get(14)?,
         host_key: row.get(17)?,
+        spot: row.get(18)?,
         action: action
             .map(|a| a.parse())
             .transpose()
@@ -199,7 +202,7 @@ fn mcir_from_row(row: &Row) -> rusqlite::Result<McirRecord> {
 /// Writes a VM row on `conn` (the store's connection, or a transaction on it).
 fn put_vm_on(conn: &rusqlite::Connection, vm: &VmRecord) -> Result<()> {
     let mut stmt = conn.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO vm ({VM_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+        "INSERT OR REPLACE INTO vm ({VM_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
     ))?;
     stmt.execute(params![
         vm.key.namespace,
@@ -220,6 +223,7 @@ fn put_vm_on(conn: &rusqlite::Connection, vm: &VmRecord) -> Result<()> {
         vm.action.map(Action::as_str),
         vm.action_at_ms,
         vm.host_key,
+        vm.spot,
     ])?;
     Ok(())
 }

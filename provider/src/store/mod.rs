@@ -84,6 +84,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX journal_vm ON journal (namespace, mcis, grp, idx);",
     // The VM's SSH host key as its cloud reported it at creation, for pinning.
     "ALTER TABLE vm ADD COLUMN host_key TEXT;",
+    // Whether the VM was requested as spot/preemptible (the planner chose its spot price).
+    "ALTER TABLE vm ADD COLUMN spot INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// A namespace as the store keeps it.

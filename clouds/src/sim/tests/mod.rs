@@ -186,6 +186,7 @@ impl Harness {
             name: name.into(),
             spec: spec_of(&net.connection.provider).into(),
             image: "ubuntu-22.04".into(),
+            spot: false,
             vnet_id: net.vnet.clone(),
             security_group_id: net.group.clone(),
             key_pair_id: net.key.clone(),
