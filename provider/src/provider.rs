@@ -369,13 +369,15 @@ impl Provider for TumblebugProvider {
         let local_clouds = by("local");
         if !local_clouds.is_empty() {
             let local = config.local.as_option().unwrap_or_default();
-            // Opened only when used, so a machine without root can still run every other cloud.
-            match local_config(&local)
-                .map_err(|(_, problem)| problem)
-                .and_then(|c| clouds::local::LocalCloud::open(c).map_err(|e| e.to_string()))
-            {
-                Ok(cloud) => drivers.insert(&local_clouds, Arc::new(cloud)),
-                Err(reason) => drivers.insert_unavailable(&local_clouds, &reason),
+            // Opened on first use, so a machine without root can still run every other cloud.
+            match local_config(&local) {
+                Ok(local) => drivers.insert_lazy(&local_clouds, move || {
+                    let cloud = clouds::local::LocalCloud::open(local.clone());
+                    cloud
+                        .map(|cloud| Arc::new(cloud) as Arc<dyn clouds::CloudDriver>)
+                        .map_err(|e| e.to_string())
+                }),
+                Err((_, problem)) => drivers.insert_unavailable(&local_clouds, &problem),
             }
         }
         let poll_interval = config
