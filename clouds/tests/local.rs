@@ -792,6 +792,25 @@ async fn security_groups_let_in_only_what_they_allow() {
     let first = made.vms[0].clone();
     let first_address = address_of(&cloud, &c, &first).await;
     let gateway = format!("{}.1", first_address.rsplit_once('.').unwrap().0);
+    // Two ports on the host: the second VM's group lets it reach only the first (egress).
+    let host = std::net::TcpListener::bind((gateway.as_str(), 0)).unwrap();
+    let host_port = host.local_addr().unwrap();
+    let other = std::net::TcpListener::bind((gateway.as_str(), 0)).unwrap();
+    let other_port = other.local_addr().unwrap();
+    let egress = vec![
+        FirewallRule {
+            protocol: "tcp".into(),
+            from_port: 22,
+            to_port: 22,
+            cidr: "0.0.0.0/0".into(),
+        },
+        FirewallRule {
+            protocol: "tcp".into(),
+            from_port: host_port.port(),
+            to_port: host_port.port(),
+            cidr: format!("{gateway}/32"),
+        },
+    ];
     // The second VM's group also lets port 8000 in, from the host only.
     let port_8000 = FirewallRule {
         protocol: "tcp".into(),
@@ -805,7 +824,7 @@ async fn security_groups_let_in_only_what_they_allow() {
             name: "web".into(),
             vnet_id: made.vnet.clone(),
             ingress: vec![ssh_from_anywhere(), port_8000],
-            egress: vec![],
+            egress,
             tags: tags("firewall", "web"),
         })
         .await
@@ -846,11 +865,15 @@ async fn security_groups_let_in_only_what_they_allow() {
         move || [8000, 9000].map(|port| connects(socket(&to, port)))
     });
     assert_eq!(from_itself, [true, true]);
-    // Replies to what a VM starts come back in: the second VM reaches a port on the host that
-    // no rule names.
-    let host = std::net::TcpListener::bind((gateway.as_str(), 0)).unwrap();
-    let host_port = host.local_addr().unwrap();
+    // Replies to what a VM starts come back in: the second VM reaches the host port its egress
+    // rules name (no ingress rule names it); the other host port is not let out.
     assert!(inside(&second, move || connects(host_port)));
+    assert!(!inside(&second, move || connects(other_port)));
+    // Egress to SSH anywhere: the second VM reaches the first.
+    let to_first = socket(&first_address, 22);
+    assert!(inside(&second, move || connects(to_first)));
+    // A group without egress rules lets everything out: the first VM reaches the other port.
+    assert!(inside(&first, move || connects(other_port)));
 
     // A rule the firewall could not hold is refused.
     let refused = cloud

@@ -10,7 +10,8 @@
 //!   drops what comes in unless it is a reply to a connection of the VM, comes from the VM
 //!   itself, or is allowed by an ingress rule of its security group (`tcp`/`udp` port ranges,
 //!   `icmp` or `all`, from an IPv4 CIDR: rules of other shapes are refused when the group is
-//!   created). The CIDRs are matched against the addresses VMs and the host really have (from
+//!   created); what goes out is held to the group's egress rules the same way, when it has any
+//!   (a group without egress rules lets everything out, like a cloud's default group). The CIDRs are matched against the addresses VMs and the host really have (from
 //!   the address pool, see below), not against the CIDRs the vNet request asked for;
 //! - a private filesystem area: its directory `<state_dir>/vms/<id>/fs/` holds the paths listed
 //!   in [`PRIVATE_PATHS`]: `/root`, `/tmp`, `/srv` (the place for data), `/etc/ssh` and `/run`.
@@ -73,8 +74,7 @@
 //!
 //! **Needs root** (network, mount namespaces, bridges): [`LocalCloud::open`] says so otherwise.
 //!
-//! **Not done:** egress rules of security groups are recorded, not enforced (a VM may send
-//! anything; what it can reach is limited by the routing above); latency is per pair of regions
+//! **Not done:** latency is per pair of regions
 //! only (zones of a region are one place, and there is no jitter, loss or bandwidth between
 //! regions beyond each VM's link); regions and zones are free names.
 //!
@@ -108,8 +108,8 @@ use serde::Serialize;
 
 use crate::net::{self, Cidr};
 use crate::{
-    CloudDriver, CloudError, CloudErrorKind, Connection, FirewallRule, KeyPairRequest,
-    ResourceKind, SecurityGroupRequest, TaggedResource, VmObservation, VmRequest, VnetRequest,
+    CloudDriver, CloudError, CloudErrorKind, Connection, KeyPairRequest, ResourceKind,
+    SecurityGroupRequest, TaggedResource, VmObservation, VmRequest, VnetRequest,
 };
 
 mod config;
@@ -483,15 +483,18 @@ impl Inner {
         self.sync_router(&held)
     }
 
-    /// Records a security group whose rules VMs can enforce (see [`model::accept_statement`]);
-    /// egress rules are held to the same shape, though only ingress is enforced.
+    /// Records a security group whose rules VMs can enforce (see [`model::accept_statement`]).
     fn create_security_group(&self, request: &SecurityGroupRequest) -> Result<String, CloudError> {
-        for (direction, rules) in [("ingress", &request.ingress), ("egress", &request.egress)] {
+        let directions = [
+            ("ingress", &request.ingress, model::Direction::Ingress),
+            ("egress", &request.egress, model::Direction::Egress),
+        ];
+        for (name, rules, direction) in directions {
             for (i, rule) in rules.iter().enumerate() {
-                model::accept_statement(rule).map_err(|why| {
+                model::accept_statement(rule, direction).map_err(|why| {
                     error(
                         CloudErrorKind::InvalidRequest,
-                        format!("security group '{}': {direction}[{i}]: {why}", request.name),
+                        format!("security group '{}': {name}[{i}]: {why}", request.name),
                     )
                 })?;
             }
@@ -674,7 +677,7 @@ impl Inner {
             self.write(ResourceKind::Vm, &id, &record)?;
             (record, key, group, vm_lock)
         };
-        match self.build(&record, &key.public_key, &group.ingress) {
+        match self.build(&record, &key.public_key, &group) {
             Ok(host_key) => {
                 let record = VmRecord {
                     phase: Phase::Running,
@@ -699,7 +702,7 @@ impl Inner {
         &self,
         vm: &VmRecord,
         public_key: &str,
-        ingress: &[FirewallRule],
+        group: &GroupRecord,
     ) -> Result<String, String> {
         let fs_dir = self.layout.vm_fs(&vm.id);
         let io = |what: &str| {
@@ -749,8 +752,12 @@ impl Inner {
         host::run("ip", &["netns", "add", ns])?;
         // The firewall before any interface, so the VM is never open.
         let firewall = self.layout.vm_dir(&vm.id).join("firewall.nft");
-        host::write_file(&firewall, model::firewall(ingress)?.as_bytes(), 0o600)
-            .map_err(io("write the firewall"))?;
+        host::write_file(
+            &firewall,
+            model::firewall(&group.ingress, &group.egress)?.as_bytes(),
+            0o600,
+        )
+        .map_err(io("write the firewall"))?;
         host::run(
             "ip",
             &[

@@ -375,13 +375,29 @@ fn network_of(text: &str) -> Result<Cidr, String> {
     })
 }
 
+/// Which way a security-group rule lets traffic pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Into the VM: the rule's CIDR is the source.
+    Ingress,
+    /// Out of the VM: the rule's CIDR is the destination.
+    Egress,
+}
+
 /// One security-group rule as the nftables statement that accepts what it allows, or what is
 /// wrong with it: the CIDR must be an IPv4 range, the protocol `tcp` or `udp` (with a port
 /// range) or `icmp` or `all` (any case). The statement is made from the parsed values only, so
 /// nothing of the request reaches `nft` as it was written.
-pub(crate) fn accept_statement(rule: &FirewallRule) -> Result<String, String> {
-    let source =
+pub(crate) fn accept_statement(
+    rule: &FirewallRule,
+    direction: Direction,
+) -> Result<String, String> {
+    let peer =
         network_of(&rule.cidr).map_err(|why| format!("cidr '{}': {why} (IPv4 only)", rule.cidr))?;
+    let field = match direction {
+        Direction::Ingress => "saddr",
+        Direction::Egress => "daddr",
+    };
     let protocol = rule.protocol.to_ascii_lowercase();
     let what = match protocol.as_str() {
         "tcp" | "udp" if rule.from_port <= rule.to_port => {
@@ -401,24 +417,39 @@ pub(crate) fn accept_statement(rule: &FirewallRule) -> Result<String, String> {
             ))
         }
     };
-    Ok(format!("ip saddr {source}{what} accept"))
+    Ok(format!("ip {field} {peer}{what} accept"))
 }
 
 /// The nftables ruleset of a VM's network namespace: what comes in is dropped unless it belongs
 /// to a connection the VM made or accepted, comes from the VM itself, or is allowed by an ingress
-/// rule of its security group (see [`accept_statement`]). What goes out is not filtered.
-pub(crate) fn firewall(ingress: &[FirewallRule]) -> Result<String, String> {
+/// rule of its security group (see [`accept_statement`]). What goes out is filtered the same way
+/// by the egress rules, when the group has any; a group without egress rules lets everything
+/// out, like a cloud's default group.
+pub(crate) fn firewall(
+    ingress: &[FirewallRule],
+    egress: &[FirewallRule],
+) -> Result<String, String> {
     let mut script = String::from(
-        "# Written by the tumblebug local driver: the VM's security group, inbound.\n\
-         table inet tumblebug {\n\
-         \x20 chain input {\n\
-         \x20   type filter hook input priority filter; policy drop;\n\
-         \x20   ct state established,related accept\n\
-         \x20   iifname \"lo\" accept\n",
+        "# Written by the tumblebug local driver: the VM's security group.\n\
+         table inet tumblebug {\n",
     );
-    for rule in ingress {
-        script.push_str(&format!("    {}\n", accept_statement(rule)?));
+    let chains = [
+        ("input", "iifname", ingress, Direction::Ingress),
+        ("output", "oifname", egress, Direction::Egress),
+    ];
+    for (chain, interface, rules, direction) in chains {
+        if direction == Direction::Egress && rules.is_empty() {
+            continue;
+        }
+        script.push_str(&format!(
+            "  chain {chain} {{\n    type filter hook {chain} priority filter; policy drop;\n    \
+             ct state established,related accept\n    {interface} \"lo\" accept\n"
+        ));
+        for rule in rules {
+            script.push_str(&format!("    {}\n", accept_statement(rule, direction)?));
+        }
+        script.push_str("  }\n");
     }
-    script.push_str("  }\n}\n");
+    script.push_str("}\n");
     Ok(script)
 }

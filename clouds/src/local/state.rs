@@ -46,8 +46,8 @@ pub(crate) struct VnetRecord {
     pub(crate) tags: Tags,
 }
 
-/// A security group: its ingress rules are enforced in the namespace of every VM created with
-/// it (see `model::firewall`); its egress rules are recorded only.
+/// A security group: its rules are enforced in the namespace of every VM created with it (see
+/// `model::firewall`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct GroupRecord {
     pub(crate) id: String,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::config::{check_prefix, LocalConfig, RegionLatency};
 use super::latency::{self, DelayQueue, Delays};
-use super::model::{self, Decision, Facts, Phase, Sshd};
+use super::model::{self, Decision, Direction, Facts, Phase, Sshd};
 use crate::net::Cidr;
 use crate::{FirewallRule, ResourceKind};
 
@@ -512,7 +512,15 @@ fn security_group_rules_become_nftables_statements() {
         ),
     ];
     for (given, statement) in rows {
-        assert_eq!(model::accept_statement(&given).unwrap(), statement);
+        assert_eq!(
+            model::accept_statement(&given, Direction::Ingress).unwrap(),
+            statement
+        );
+        // Out of the VM the CIDR is where the traffic goes.
+        assert_eq!(
+            model::accept_statement(&given, Direction::Egress).unwrap(),
+            statement.replace("saddr", "daddr")
+        );
     }
     let refused = [
         (rule("gre", 0, 0, "0.0.0.0/0"), "protocol 'gre'"),
@@ -525,14 +533,14 @@ fn security_group_rules_become_nftables_statements() {
         (rule("tcp", 22, 22, "0.0.0.0/0; flush ruleset"), "cidr"),
     ];
     for (given, part) in refused {
-        let why = model::accept_statement(&given).unwrap_err();
+        let why = model::accept_statement(&given, Direction::Ingress).unwrap_err();
         assert!(why.contains(part), "{why}");
     }
 }
 
 #[test]
 fn a_vm_accepts_only_its_own_traffic_replies_and_what_its_group_allows() {
-    let script = model::firewall(&[rule("tcp", 22, 22, "0.0.0.0/0")]).unwrap();
+    let script = model::firewall(&[rule("tcp", 22, 22, "0.0.0.0/0")], &[]).unwrap();
     let lines: Vec<&str> = script.lines().map(str::trim).collect();
     assert_eq!(
         lines[1..],
@@ -549,6 +557,26 @@ fn a_vm_accepts_only_its_own_traffic_replies_and_what_its_group_allows() {
     );
     assert!(lines[0].starts_with('#'));
     // No rule: nothing comes in but replies.
-    assert!(!model::firewall(&[]).unwrap().contains("saddr"));
-    assert!(model::firewall(&[rule("tcp", 2, 1, "0.0.0.0/0")]).is_err());
+    assert!(!model::firewall(&[], &[]).unwrap().contains("saddr"));
+    assert!(model::firewall(&[rule("tcp", 2, 1, "0.0.0.0/0")], &[]).is_err());
+}
+
+#[test]
+fn egress_rules_hold_what_goes_out_and_none_lets_everything_out() {
+    let script = model::firewall(&[], &[rule("tcp", 22, 22, "10.1.0.0/16")]).unwrap();
+    let lines: Vec<&str> = script.lines().map(str::trim).collect();
+    let output = lines.iter().position(|l| *l == "chain output {").unwrap();
+    assert_eq!(
+        lines[output..output + 6],
+        [
+            "chain output {",
+            "type filter hook output priority filter; policy drop;",
+            "ct state established,related accept",
+            "oifname \"lo\" accept",
+            "ip daddr 10.1.0.0/16 tcp dport 22-22 accept",
+            "}",
+        ]
+    );
+    assert!(!model::firewall(&[], &[]).unwrap().contains("chain output"));
+    assert!(model::firewall(&[], &[rule("gre", 0, 0, "0.0.0.0/0")]).is_err());
 }

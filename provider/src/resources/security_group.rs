@@ -40,7 +40,8 @@ impl McirShape for SecurityGroup {
     const KIND: McirKind = McirKind::SecurityGroup;
     const DESCRIPTION: &'static str =
         "Firewall rules for VMs in a vNet (CB-Tumblebug's security group). Rules are given as \
-         `ingress` and `egress` blocks; MCIS VM groups use the group through their \
+         `ingress` and `egress` blocks; a group without `egress` blocks lets everything out, \
+         like a cloud's default group. MCIS VM groups use the group through their \
          `security_group` attribute. Any change replaces the group.";
 
     fn attributes() -> HashMap<String, Attribute> {
