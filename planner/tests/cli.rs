@@ -3,9 +3,13 @@
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tumblebug-planner");
-const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/scenarios");
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/catalog");
-const EMBEDDED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/catalog.json.gz");
+/// A path inside this crate's directory, read when the test runs (cargo sets
+/// `CARGO_MANIFEST_DIR`): a path compiled in goes stale when cargo reuses a test binary built
+/// from a checkout at another place with the same target directory.
+fn in_crate(relative: &str) -> String {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("tests run under cargo");
+    format!("{dir}/{relative}")
+}
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).output().expect("binary runs");
@@ -20,7 +24,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 fn plan_prints_a_table_and_json() {
     let (code, out, _) = run(&[
         "plan",
-        &format!("{SCENARIOS}/latency-cluster.json"),
+        &in_crate("benches/scenarios/latency-cluster.json"),
         "--baseline",
     ]);
     assert_eq!(code, 0, "{out}");
@@ -40,7 +44,7 @@ fn plan_prints_a_table_and_json() {
 
     let (code, out, _) = run(&[
         "plan",
-        &format!("{SCENARIOS}/seed-demo.json"),
+        &in_crate("benches/scenarios/seed-demo.json"),
         "--format",
         "json",
     ]);
@@ -82,7 +86,7 @@ fn infeasible_requests_exit_2_with_the_diagnosis() {
 
 #[test]
 fn blocking_an_offer_moves_the_vms() {
-    let f = format!("{SCENARIOS}/latency-cluster.json");
+    let f = in_crate("benches/scenarios/latency-cluster.json");
     let (_, out, _) = run(&["plan", &f, "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let vm = &v["vms"][0];
@@ -114,14 +118,14 @@ fn catalog_build_reproduces_the_committed_file() {
         "catalog",
         "build",
         "--from",
-        SHARED,
+        &in_crate("../../shared/catalog"),
         "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         std::fs::read(out).unwrap(),
-        std::fs::read(EMBEDDED).unwrap(),
+        std::fs::read(in_crate("data/catalog.json.gz")).unwrap(),
         "byte for byte"
     );
 }
@@ -158,7 +162,7 @@ fn catalog_export_writes_csv_and_json() {
     std::fs::write(&json, &out).unwrap();
     let (code, out, _) = run(&[
         "plan",
-        &format!("{SCENARIOS}/seed-demo.json"),
+        &in_crate("benches/scenarios/seed-demo.json"),
         "--format",
         "json",
         "--catalog",
@@ -167,7 +171,7 @@ fn catalog_export_writes_csv_and_json() {
     assert_eq!(code, 0);
     let (_, embedded, _) = run(&[
         "plan",
-        &format!("{SCENARIOS}/seed-demo.json"),
+        &in_crate("benches/scenarios/seed-demo.json"),
         "--format",
         "json",
     ]);
@@ -179,7 +183,11 @@ fn help_and_unknown_arguments() {
     let (code, out, _) = run(&["--help"]);
     assert_eq!(code, 0);
     assert!(out.contains("tumblebug-planner plan <requirements.json>"));
-    let (code, _, err) = run(&["plan", &format!("{SCENARIOS}/seed-demo.json"), "--bogus"]);
+    let (code, _, err) = run(&[
+        "plan",
+        &in_crate("benches/scenarios/seed-demo.json"),
+        "--bogus",
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("unexpected argument `--bogus`"), "{err}");
 }

@@ -6,12 +6,20 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::OnceLock;
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/catalog");
-const EMBEDDED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/catalog.json.gz");
+/// A path inside this crate's directory, read when the test runs (cargo sets
+/// `CARGO_MANIFEST_DIR`): a path compiled in goes stale when cargo reuses a test binary built
+/// from a checkout at another place with the same target directory.
+fn in_crate(relative: &str) -> String {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("tests run under cargo");
+    format!("{dir}/{relative}")
+}
 
 fn imported() -> &'static Catalog {
     static C: OnceLock<Catalog> = OnceLock::new();
-    C.get_or_init(|| import::import_dir(Path::new(SHARED)).expect("the shared catalog imports"))
+    C.get_or_init(|| {
+        import::import_dir(Path::new(&in_crate("../../shared/catalog")))
+            .expect("the shared catalog imports")
+    })
 }
 
 fn key(s: &str) -> RegionKey {
@@ -27,7 +35,7 @@ fn offer<'a>(c: &'a Catalog, p: &str, r: &str, s: &str) -> &'a planner::Offer {
 
 #[test]
 fn embedded_catalog_is_a_fresh_import() {
-    let bytes = std::fs::read(EMBEDDED).unwrap();
+    let bytes = std::fs::read(in_crate("data/catalog.json.gz")).unwrap();
     let mut committed = String::new();
     flate2::read::GzDecoder::new(&bytes[..])
         .read_to_string(&mut committed)
@@ -42,7 +50,9 @@ fn embedded_catalog_is_a_fresh_import() {
     assert_eq!(e.regions(), imported().regions());
     // `Catalog::load` on the directory is the same import.
     assert_eq!(
-        Catalog::load(Path::new(SHARED)).unwrap().offers(),
+        Catalog::load(Path::new(&in_crate("../../shared/catalog")))
+            .unwrap()
+            .offers(),
         e.offers()
     );
 }
@@ -143,7 +153,10 @@ fn sources_are_merged_by_documented_precedence() {
 
 /// The raw matrix cell [row][col], parsed independently of the importer.
 fn raw_rtt(from: &str, to: &str) -> Option<f64> {
-    let text = std::fs::read_to_string(format!("{SHARED}/tumblebug/cloudlatencymap.csv")).unwrap();
+    let text = std::fs::read_to_string(in_crate(
+        "../../shared/catalog/tumblebug/cloudlatencymap.csv",
+    ))
+    .unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let col = header.iter().position(|h| *h == to)?;
@@ -266,7 +279,7 @@ fn a_partial_directory_imports_what_it_has() {
     let tb = dir.path().join("tumblebug");
     std::fs::create_dir_all(tb.join("v0.8.0")).unwrap();
     std::fs::copy(
-        format!("{SHARED}/tumblebug/cloudinfo.yaml"),
+        in_crate("../../shared/catalog/tumblebug/cloudinfo.yaml"),
         tb.join("cloudinfo.yaml"),
     )
     .unwrap();
@@ -276,7 +289,7 @@ fn a_partial_directory_imports_what_it_has() {
         Err(CatalogError::Empty { .. })
     ));
     std::fs::copy(
-        format!("{SHARED}/tumblebug/v0.8.0/cloudspec.csv"),
+        in_crate("../../shared/catalog/tumblebug/v0.8.0/cloudspec.csv"),
         tb.join("v0.8.0/cloudspec.csv"),
     )
     .unwrap();
@@ -295,13 +308,13 @@ fn gce_prices_derived_from_libcloud_rates_agree_with_skypilot() {
     let lc = dir.path().join("libcloud");
     std::fs::create_dir_all(&lc).unwrap();
     std::fs::copy(
-        format!("{SHARED}/libcloud/pricing.json"),
+        in_crate("../../shared/catalog/libcloud/pricing.json"),
         lc.join("pricing.json"),
     )
     .unwrap();
     std::fs::create_dir_all(dir.path().join("tumblebug")).unwrap();
     std::fs::copy(
-        format!("{SHARED}/tumblebug/cloudinfo.yaml"),
+        in_crate("../../shared/catalog/tumblebug/cloudinfo.yaml"),
         dir.path().join("tumblebug/cloudinfo.yaml"),
     )
     .unwrap();

@@ -17,7 +17,10 @@ provider "tumblebug" {
 "#;
 
 fn example(name: &str) -> String {
-    let path = format!("{}/../examples/{name}/main.tf", env!("CARGO_MANIFEST_DIR"));
+    // Read at run time: a path compiled in goes stale when cargo reuses this test binary for a
+    // checkout at another place with the same target directory.
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("tests run under cargo");
+    let path = format!("{dir}/../examples/{name}/main.tf");
     std::fs::read_to_string(path).unwrap()
 }
 
