@@ -518,7 +518,7 @@ impl Resource for McisResource {
             store_err(diags, err);
         }
         Some((
-            Value::Value(with_vms(planned, ctx, &namespace, &name, None)),
+            Value::Value(with_vms(planned, &stored_vms(ctx, &namespace, &name), None)),
             ValueEmpty::default(),
         ))
     }
@@ -550,17 +550,20 @@ impl Resource for McisResource {
             }
         }
         let deadline = timeout(&state, "update");
-        if let Err(err) = engine(ctx).refresh(&namespace, &name, deadline).await {
-            diag::failed(
-                diags,
-                format!("Cannot refresh MCIS \"{name}\""),
-                "Retry the command.",
-                format!("{err:#}"),
-            );
-            return None;
-        }
-        let mut state = with_vms(state, ctx, &namespace, &name, None);
-        resync_planned(ctx, &mut state, &namespace, &name);
+        let records = match engine(ctx).refresh(&namespace, &name, deadline).await {
+            Ok(records) => records,
+            Err(err) => {
+                diag::failed(
+                    diags,
+                    format!("Cannot refresh MCIS \"{name}\""),
+                    "Retry the command.",
+                    format!("{err:#}"),
+                );
+                return None;
+            }
+        };
+        let mut state = with_vms(state, &records, None);
+        resync_planned(ctx.catalog(), &mut state, &records);
         Some((Value::Value(state), ValueEmpty::default()))
     }
 
@@ -623,7 +626,11 @@ impl Resource for McisResource {
         }
         let keep = planned.vms.as_ref_option().cloned();
         Some((
-            Value::Value(with_vms(planned, ctx, &namespace, &name, keep.as_deref())),
+            Value::Value(with_vms(
+                planned,
+                &stored_vms(ctx, &namespace, &name),
+                keep.as_deref(),
+            )),
             ValueEmpty::default(),
         ))
     }
@@ -725,8 +732,9 @@ impl Resource for McisResource {
             planned_vms: Value::Null,
             ..Default::default()
         };
-        let mut state = with_vms(state, ctx, namespace, name, None);
-        resync_planned(ctx, &mut state, namespace, name);
+        let records = stored_vms(ctx, namespace, name);
+        let mut state = with_vms(state, &records, None);
+        resync_planned(ctx.catalog(), &mut state, &records);
         Some((Value::Value(state), ValueEmpty::default()))
     }
 }
@@ -763,7 +771,11 @@ fn timeout(state: &McisState, operation: &str) -> Duration {
 /// `planned_vms`.
 fn spec_of(state: &McisState) -> Option<McisSpec> {
     let groups = state.vm_group.as_ref_option()?;
-    let planned_vms = state.planned_vms.as_ref_option();
+    let placed: BTreeMap<(String, u32), VmPlace> = listing(state)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|vm| ((vm.group, vm.index), vm.place))
+        .collect();
     let groups = groups
         .iter()
         .map(|g| {
@@ -773,18 +785,7 @@ fn spec_of(state: &McisState) -> Option<McisSpec> {
                 Value::Value(fields) => GroupPlace::Planned {
                     requirements: serde_json::to_value(fields).ok()?,
                     vms: (0..count)
-                        .map(|index| {
-                            let vm = planned_vms?.iter().find(|vm| {
-                                vm.group.as_deref_option() == Some(name.as_str())
-                                    && vm.index == Value::Value(index.into())
-                            })?;
-                            Some(VmPlace {
-                                provider: vm.provider.clone().as_option()?,
-                                region: vm.region.clone().as_option()?,
-                                spec: vm.spec.clone().as_option()?,
-                                spot: vm.spot.as_option().unwrap_or_default(),
-                            })
-                        })
+                        .map(|index| placed.get(&(name.clone(), index)).cloned())
                         .collect::<Option<Vec<_>>>()?,
                 },
                 _ => GroupPlace::Fixed(VmPlace {
@@ -1111,8 +1112,7 @@ async fn converge_with_failover(
 
 /// Brings `planned_vms` in line with where the VMs really are (after a failover, or when
 /// imported), with the catalog's prices, and the totals with it.
-fn resync_planned(ctx: &Context, state: &mut McisState, namespace: &str, name: &str) {
-    let records = ctx.store.vms(namespace, name).unwrap_or_default();
+fn resync_planned(catalog: &planner::Catalog, state: &mut McisState, records: &[VmRecord]) {
     let mut vms = listing(state).unwrap_or_default();
     let mut changed = false;
     for record in records
@@ -1126,7 +1126,7 @@ fn resync_planned(ctx: &Context, state: &mut McisState, namespace: &str, name: &
         match at {
             Some(i) if vms[i].place == place => {}
             Some(i) => {
-                vms[i].price_usd_per_hour = plan::price_of(ctx.catalog(), &place);
+                vms[i].price_usd_per_hour = plan::price_of(catalog, &place);
                 vms[i].place = place;
                 changed = true;
             }
@@ -1134,7 +1134,7 @@ fn resync_planned(ctx: &Context, state: &mut McisState, namespace: &str, name: &
                 vms.push(plan::PlacedVm {
                     group: record.key.group.clone(),
                     index: record.key.index,
-                    price_usd_per_hour: plan::price_of(ctx.catalog(), &place),
+                    price_usd_per_hour: plan::price_of(catalog, &place),
                     place,
                 });
                 changed = true;
@@ -1153,7 +1153,7 @@ fn resync_planned(ctx: &Context, state: &mut McisState, namespace: &str, name: &
             (position.unwrap_or(usize::MAX), vm.group.clone(), vm.index)
         });
         let explanation = state.placement_explanation.clone().as_option();
-        set_placement(state, &plan::summarise(ctx.catalog(), vms, explanation));
+        set_placement(state, &plan::summarise(catalog, vms, explanation));
     }
 }
 
@@ -1260,17 +1260,15 @@ fn plan_vms(state: &McisState, prior: &[VmState], power_change: bool) -> Value<V
     Value::Value(planned)
 }
 
-/// `state` with `vms`, `status` and `status_counts` from the store. VMs that vanished outside
+/// The MCIS's VM rows as the store holds them (none when it cannot be read).
+fn stored_vms(ctx: &Context, namespace: &str, name: &str) -> Vec<VmRecord> {
+    ctx.store.vms(namespace, name).unwrap_or_default()
+}
+
+/// `state` with `vms`, `status` and `status_counts` from the VM rows. VMs that vanished outside
 /// Terraform are left out, so the next plan shows their re-creation. Entries of `keep` that are
 /// fully known were promised by the plan unchanged and are returned as planned.
-fn with_vms(
-    mut state: McisState,
-    ctx: &Context,
-    namespace: &str,
-    name: &str,
-    keep: Option<&[VmState]>,
-) -> McisState {
-    let records = ctx.store.vms(namespace, name).unwrap_or_default();
+fn with_vms(mut state: McisState, records: &[VmRecord], keep: Option<&[VmState]>) -> McisState {
     let mut records: Vec<&VmRecord> = records
         .iter()
         .filter(|vm| vm.status != lifecycle::UnifiedStatus::Terminated)

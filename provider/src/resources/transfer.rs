@@ -825,6 +825,9 @@ impl TransferState {
             strategy,
             unicast_parallel: parallel,
             progress_interval: PROGRESS_INTERVAL,
+            // The plan hashed the source already; each VM checks its copy against that hash, so a
+            // file changed since the plan fails on the VMs instead of being shipped unnoticed.
+            expected_sha256: self.sha256.as_ref_option().cloned(),
             ..TransferOptions::default()
         };
         options.model.frontend_bandwidth = bytes_per_second(&self.source_bandwidth_mbit);
